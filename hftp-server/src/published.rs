@@ -1,0 +1,140 @@
+//! The published directory (HFTP.md §3, §4): which entries are published
+//! files, listing them, and opening one by name without ever leaving the
+//! served directory.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use hftp_proto::FileName;
+
+/// Why a file could not be opened.
+#[derive(Debug)]
+pub enum Lookup {
+    /// Not a published file: missing, not a regular file, or resolving
+    /// outside the served directory. Answered `202`.
+    NotFound,
+    /// The file exists but could not be opened or examined. Answered `199`.
+    Io(io::Error),
+}
+
+/// The served directory, as an absolute path with no symlinks in it.
+#[derive(Debug, Clone)]
+pub struct Published {
+    root: PathBuf,
+}
+
+impl Published {
+    /// Serves `dir`, creating it when it does not exist (as the course's
+    /// reference server does).
+    pub fn new(dir: &Path) -> io::Result<Self> {
+        fs::create_dir_all(dir)?;
+        let root = fs::canonicalize(dir)?;
+        if !root.is_dir() {
+            return Err(io::Error::new(io::ErrorKind::NotADirectory, "not a directory"));
+        }
+        Ok(Published { root })
+    }
+
+    /// The served directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The published file names, sorted bytewise. Entries whose names are
+    /// not valid FILENAMEs, sub-directories, and symlinks that do not
+    /// resolve to a regular file inside the directory are left out.
+    pub fn list(&self) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in fs::read_dir(&self.root)? {
+            let entry = entry?;
+            let os_name = entry.file_name();
+            let Ok(name) = FileName::from_bytes(os_name.as_bytes()) else { continue };
+            let published = match entry.file_type() {
+                Ok(t) if t.is_file() => true,
+                Ok(t) if t.is_symlink() => self.resolves_inside(&entry.path()),
+                _ => false,
+            };
+            if published {
+                names.push(name.as_str().to_owned());
+            }
+        }
+        names.sort_unstable();
+        Ok(names)
+    }
+
+    /// Whether `path` resolves to a regular file inside the directory.
+    fn resolves_inside(&self, path: &Path) -> bool {
+        match fs::canonicalize(path) {
+            Ok(real) => real.starts_with(&self.root) && real.is_file(),
+            Err(_) => false,
+        }
+    }
+
+    /// Opens a published file for reading; returns it with its size.
+    ///
+    /// The file is opened first and checked afterwards through its open
+    /// descriptor, so swapping a symlink in between cannot make the server
+    /// read something else. The open does not block on FIFOs.
+    pub fn open(&self, name: FileName<'_>) -> Result<(File, u64), Lookup> {
+        let path = self.root.join(name.as_str());
+        let file = match OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(&path) {
+            Ok(f) => f,
+            Err(e) => return Err(classify_open_error(e)),
+        };
+        let meta = file.metadata().map_err(Lookup::Io)?;
+        if !meta.is_file() {
+            return Err(Lookup::NotFound);
+        }
+        if !self.descriptor_inside(&file, &path) {
+            return Err(Lookup::NotFound);
+        }
+        Ok((file, meta.len()))
+    }
+
+    /// Whether the open file lives inside the served directory.
+    fn descriptor_inside(&self, file: &File, path: &Path) -> bool {
+        use std::os::fd::AsRawFd;
+        let real = fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
+            .or_else(|_| fs::canonicalize(path));
+        matches!(real, Ok(real) if real.starts_with(&self.root))
+    }
+}
+
+fn classify_open_error(e: io::Error) -> Lookup {
+    match e.raw_os_error() {
+        Some(libc::ENOENT | libc::ENOTDIR | libc::ELOOP | libc::ENAMETOOLONG | libc::EISDIR) => Lookup::NotFound,
+        _ => Lookup::Io(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_and_confines() {
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("secret"), b"s").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::write(root.join("b.txt"), b"bb").unwrap();
+        fs::write(root.join("a.txt"), b"a").unwrap();
+        fs::write(root.join("with space"), b"x").unwrap();
+        fs::create_dir(root.join("sub")).unwrap();
+        std::os::unix::fs::symlink(root.join("a.txt"), root.join("link-in")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret"), root.join("link-out")).unwrap();
+        std::os::unix::fs::symlink(root.join("sub"), root.join("link-dir")).unwrap();
+
+        let p = Published::new(root).unwrap();
+        assert_eq!(p.list().unwrap(), ["a.txt", "b.txt", "link-in"]);
+        let name = |s| FileName::new(s).unwrap();
+        assert_eq!(p.open(name("b.txt")).unwrap().1, 2);
+        assert_eq!(p.open(name("link-in")).unwrap().1, 1);
+        for missing in ["nope", "sub", "link-out", "link-dir"] {
+            assert!(matches!(p.open(name(missing)), Err(Lookup::NotFound)), "{missing}");
+        }
+    }
+}
