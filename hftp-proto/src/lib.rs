@@ -1,4 +1,91 @@
 //! Sans-IO implementation of HFTP, the Home-made File Transfer Protocol.
+//!
+//! HFTP is the line-oriented file transfer protocol of university
+//! networking courses: a server publishes the regular files of one
+//! directory; clients list them (`get_file_listing`), ask their size
+//! (`get_metadata`) and download byte ranges (`get_slice`, base64 or raw).
+//! The protocol is specified in the repository's `docs/PROTOCOL.md`.
+//!
+//! This crate does no I/O: no sockets, no files, no clocks. Bytes go in,
+//! requests, responses and events come out; you drive it from blocking
+//! code, an event loop or an async runtime alike.
+//!
+//! | module | for | what |
+//! |---|---|---|
+//! | [`request_decoder`] | servers | [`RequestDecoder`]: streaming, fragmentation-proof, bounded-memory request decoding |
+//! | [`parse`] | both | [`parse_line`]: the nom grammar of one request line |
+//! | [`request`] | both | [`Request`], [`Command`], [`Slice`]; encoding requests |
+//! | [`filename`] | both | [`FileName`] validation |
+//! | [`status`] | both | [`Status`]: codes, texts, fatality |
+//! | [`error`] | servers | [`RequestError`]: what was wrong, and its status code |
+//! | [`response`] | servers | response encoders, [`Response`] |
+//! | [`slice`] | servers | [`SliceEncoder`]: incremental SIMD base64 slice lines |
+//!
+//! # A minimal blocking server
+//!
+//! The loop a server runs for each connection: read, decode every request
+//! the bytes complete, answer each in order, close after a fatal error.
+//! (This toy serves no files; `hftp-server` is the real one.)
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use hftp_proto::{Request, RequestDecoder, Response, Status};
+//!
+//! fn serve(mut conn: impl Read + Write) -> std::io::Result<()> {
+//!     let mut decoder = RequestDecoder::new();
+//!     let mut buf = [0u8; 4096];
+//!     let mut out = Vec::new();
+//!     loop {
+//!         let n = conn.read(&mut buf)?;
+//!         if n == 0 {
+//!             return Ok(()); // the client closed
+//!         }
+//!         let mut input = &buf[..n];
+//!         while !input.is_empty() {
+//!             let step = decoder.decode(input);
+//!             input = &input[step.consumed..];
+//!             out.clear();
+//!             match step.item {
+//!                 None => break, // the rest of a request is still to come
+//!                 Some(Ok(Request::Quit)) => {
+//!                     conn.write_all(Status::Ok.status_line())?;
+//!                     return Ok(());
+//!                 }
+//!                 Some(Ok(Request::Help)) => Response::Help.encode(&mut out),
+//!                 Some(Ok(Request::GetFileListing)) => Response::Listing(&[]).encode(&mut out),
+//!                 Some(Ok(_)) => Response::Status(Status::FileNotFound).encode(&mut out),
+//!                 Some(Err(err)) => {
+//!                     conn.write_all(err.status().status_line())?;
+//!                     if err.is_fatal() {
+//!                         return Ok(());
+//!                     }
+//!                 }
+//!             }
+//!             conn.write_all(&out)?;
+//!         }
+//!     }
+//! }
+//!
+//! // Drive it with an in-memory connection; a real server passes a TcpStream.
+//! struct Conn { input: std::io::Cursor<Vec<u8>>, output: Vec<u8> }
+//! impl Read for Conn {
+//!     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> { self.input.read(buf) }
+//! }
+//! impl Write for Conn {
+//!     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> { self.output.write(buf) }
+//!     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+//! }
+//! let mut conn = Conn {
+//!     input: std::io::Cursor::new(b"get_file_listing\r\nverdura\r\nget_metadata a b\r\nquit\r\n".to_vec()),
+//!     output: Vec::new(),
+//! };
+//! serve(&mut conn)?;
+//! assert_eq!(
+//!     conn.output,
+//!     b"0 OK\r\n\r\n200 NO SUCH COMMAND\r\n201 INVALID ARGUMENTS FOR COMMAND\r\n0 OK\r\n"
+//! );
+//! # Ok::<(), std::io::Error>(())
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
