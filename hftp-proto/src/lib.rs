@@ -19,7 +19,8 @@
 //! | [`status`] | both | [`Status`]: codes, texts, fatality |
 //! | [`error`] | servers | [`RequestError`]: what was wrong, and its status code |
 //! | [`response`] | servers | response encoders, [`Response`] |
-//! | [`slice`] | servers | [`SliceEncoder`]: incremental SIMD base64 slice lines |
+//! | [`slice`](mod@slice) | servers | [`SliceEncoder`]: incremental SIMD base64 slice lines |
+//! | [`response_decoder`] | clients | [`ResponseDecoder`]: streaming response decoding, slices straight into your buffer |
 //!
 //! # A minimal blocking server
 //!
@@ -86,6 +87,50 @@
 //! );
 //! # Ok::<(), std::io::Error>(())
 //! ```
+//!
+//! # A client exchange
+//!
+//! A client writes request lines, tells the decoder what each one asks for,
+//! and reads events; slice bytes land straight in the caller's buffer.
+//! (The server's bytes are inline here; a real client reads a socket.)
+//!
+//! ```
+//! use hftp_proto::{Event, Expect, FileName, Request, ResponseDecoder, Slice};
+//!
+//! let name = FileName::new("notes.txt")?;
+//! let requests = [
+//!     Request::GetFileListing,
+//!     Request::GetMetadata { name },
+//!     Request::GetSlice(Slice { name, offset: 5, size: 20, raw: false }),
+//! ];
+//! let mut wire = Vec::new();
+//! let mut decoder = ResponseDecoder::new();
+//! for request in &requests {
+//!     request.encode(&mut wire); // what the client sends
+//!     decoder.expect(Expect::for_request(request));
+//! }
+//! assert_eq!(wire, b"get_file_listing\r\nget_metadata notes.txt\r\nget_slice notes.txt 5 20\r\n");
+//!
+//! let mut input: &[u8] = b"0 OK\r\nnotes.txt\r\n\r\n0 OK\r\n41\r\n0 OK\r\nY2Fsb3IgcXVlIGhhY2UgaG95LCA=\r\n";
+//! let (mut names, mut size, mut slice) = (Vec::new(), None, Vec::new());
+//! let mut out = [0u8; 64];
+//! while decoder.pending() > 0 {
+//!     let step = decoder.decode(input, &mut out)?;
+//!     input = &input[step.consumed..];
+//!     match step.event {
+//!         Some(Event::Status { code, text }) => assert_eq!((code, text), (0, "OK")),
+//!         Some(Event::Item(name)) => names.push(name.to_owned()),
+//!         Some(Event::Size(n)) => size = Some(n),
+//!         Some(Event::Data(n)) => slice.extend_from_slice(&out[..n]),
+//!         Some(Event::End) => {}
+//!         None => break, // a real client reads more here
+//!     }
+//! }
+//! assert_eq!(names, ["notes.txt"]);
+//! assert_eq!(size, Some(41));
+//! assert_eq!(slice, b"calor que hace hoy, ");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -94,6 +139,9 @@ pub mod filename;
 pub mod parse;
 pub mod request;
 pub mod request_decoder;
+pub mod response;
+pub mod response_decoder;
+pub mod slice;
 pub mod status;
 
 pub use error::{ArgumentError, RequestError};
@@ -101,8 +149,7 @@ pub use filename::{FileName, FileNameError, MAX_FILE_NAME_LEN};
 pub use parse::parse_line;
 pub use request::{Command, Request, Slice};
 pub use request_decoder::{Decoded, RequestDecoder};
-pub use status::Status;
-pub mod response;
-pub mod slice;
 pub use response::Response;
+pub use response_decoder::{Event, Expect, ResponseDecoded, ResponseDecoder, ResponseError};
 pub use slice::{SliceEncoder, SliceError};
+pub use status::Status;

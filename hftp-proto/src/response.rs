@@ -2,7 +2,7 @@
 //! help bodies, metadata, the `raw` slice header, and whole responses.
 //!
 //! The base64 slice line is streamed with [`SliceEncoder`](crate::SliceEncoder)
-//! (module [`slice`](crate::slice)); everything else is small and written
+//! (module [`slice`](mod@crate::slice)); everything else is small and written
 //! here in one call.
 
 use bytes::BufMut;

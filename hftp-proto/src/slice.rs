@@ -74,7 +74,7 @@ impl SliceEncoder {
     /// chunk of `chunk_len` bytes; [`SliceEncoder::finish_to_slice`] writes at
     /// most [`SliceEncoder::MAX_FINISH`].
     pub const fn max_output(chunk_len: usize) -> usize {
-        (chunk_len + 2) / 3 * 4
+        chunk_len.div_ceil(3) * 4
     }
 
     /// The most bytes the end of the line takes: a padded group and CRLF.
@@ -193,7 +193,7 @@ mod tests {
                 assert_eq!(line, whole, "split at {a},{b}");
 
                 let mut enc = SliceEncoder::new(data.len() as u64);
-                let mut out = vec![0u8; 200];
+                let mut out = [0u8; 200];
                 let mut n = 0;
                 for chunk in [&data[..a], &data[a..b], &data[b..]] {
                     n += enc.encode_to_slice(chunk, &mut out[n..]).unwrap();

@@ -1,0 +1,219 @@
+//! The blocking client: one connection, one request at a time, responses
+//! decoded with `hftp-proto`'s `ResponseDecoder`.
+
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use hftp_proto::{Event, Expect, FileName, Request, ResponseDecoder, Slice};
+
+use crate::Error;
+
+/// Bytes read from the socket at a time, and the size of the slice buffer.
+const BUF: usize = 64 * 1024;
+
+/// A blocking HFTP client over any byte stream (a `TcpStream` by default).
+///
+/// ```no_run
+/// use hftp_client::Client;
+///
+/// let mut client = Client::connect("127.0.0.1:19500", None)?;
+/// for name in client.list()? {
+///     println!("{name}: {} bytes", client.metadata(&name)?);
+/// }
+/// let mut first = Vec::new();
+/// client.slice_to("notes.txt", 0, 10, &mut first)?;
+/// client.quit()?;
+/// # Ok::<(), hftp_client::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Client<S = TcpStream> {
+    stream: S,
+    decoder: ResponseDecoder,
+    inbuf: Box<[u8]>,
+    start: usize,
+    end: usize,
+    data: Box<[u8]>,
+}
+
+/// A response event with its text owned.
+enum Owned {
+    Status(u16, String),
+    Item(String),
+    Size(u64),
+    Data(usize),
+    End,
+}
+
+impl Client<TcpStream> {
+    /// Connects to `addr`; `timeout` bounds the connect and every read and
+    /// write (`None`: wait forever).
+    pub fn connect(addr: impl ToSocketAddrs, timeout: Option<Duration>) -> Result<Self, Error> {
+        let mut last = io::Error::new(io::ErrorKind::InvalidInput, "the address resolved to nothing");
+        for addr in addr.to_socket_addrs()? {
+            let stream = match timeout {
+                Some(t) => TcpStream::connect_timeout(&addr, t),
+                None => TcpStream::connect(addr),
+            };
+            match stream {
+                Ok(stream) => {
+                    stream.set_read_timeout(timeout)?;
+                    stream.set_write_timeout(timeout)?;
+                    stream.set_nodelay(true)?;
+                    return Ok(Client::new(stream));
+                }
+                Err(e) => last = e,
+            }
+        }
+        Err(Error::Io(last))
+    }
+}
+
+impl<S: Read + Write> Client<S> {
+    /// A client over an established stream (a socket, a tunnel, a test pipe).
+    pub fn new(stream: S) -> Self {
+        Client {
+            stream,
+            decoder: ResponseDecoder::new(),
+            inbuf: vec![0; BUF].into_boxed_slice(),
+            start: 0,
+            end: 0,
+            data: vec![0; BUF].into_boxed_slice(),
+        }
+    }
+
+    /// The names of the files the server publishes.
+    pub fn list(&mut self) -> Result<Vec<String>, Error> {
+        self.items(&Request::GetFileListing)
+    }
+
+    /// The commands the server says it knows.
+    pub fn help(&mut self) -> Result<Vec<String>, Error> {
+        self.items(&Request::Help)
+    }
+
+    /// The size of a file, in bytes.
+    pub fn metadata(&mut self, name: &str) -> Result<u64, Error> {
+        let name = FileName::new(name)?;
+        self.request(&Request::GetMetadata { name })?;
+        let size = match self.next_event()? {
+            Owned::Size(size) => size,
+            _ => return Err(unexpected()),
+        };
+        self.expect_end()?;
+        Ok(size)
+    }
+
+    /// Downloads `size` bytes of `name` from `offset` as base64, writing
+    /// them to `w` as they arrive; memory stays bounded whatever the size.
+    pub fn slice_to(&mut self, name: &str, offset: u64, size: u64, w: &mut impl Write) -> Result<(), Error> {
+        self.slice(name, offset, size, false, w)
+    }
+
+    /// Like [`Client::slice_to`], with the `raw` extension: the bytes come
+    /// unencoded after a `Content-Length` header.
+    pub fn raw_slice_to(&mut self, name: &str, offset: u64, size: u64, w: &mut impl Write) -> Result<(), Error> {
+        self.slice(name, offset, size, true, w)
+    }
+
+    fn slice(&mut self, name: &str, offset: u64, size: u64, raw: bool, w: &mut impl Write) -> Result<(), Error> {
+        let name = FileName::new(name)?;
+        self.request(&Request::GetSlice(Slice { name, offset, size, raw }))?;
+        loop {
+            match self.next_event()? {
+                Owned::Data(n) => w.write_all(&self.data[..n])?,
+                Owned::End => return Ok(()),
+                _ => return Err(unexpected()),
+            }
+        }
+    }
+
+    /// Ends the session: sends `quit` and waits for its `0 OK`.
+    pub fn quit(mut self) -> Result<(), Error> {
+        self.request(&Request::Quit)?;
+        self.expect_end()
+    }
+
+    /// The underlying stream.
+    pub fn into_inner(self) -> S {
+        self.stream
+    }
+
+    fn items(&mut self, request: &Request<'_>) -> Result<Vec<String>, Error> {
+        self.request(request)?;
+        let mut items = Vec::new();
+        loop {
+            match self.next_event()? {
+                Owned::Item(item) => items.push(item),
+                Owned::End => return Ok(items),
+                _ => return Err(unexpected()),
+            }
+        }
+    }
+
+    /// Sends a request and reads its status line; a refusal is an error.
+    fn request(&mut self, request: &Request<'_>) -> Result<(), Error> {
+        let mut line = Vec::with_capacity(64);
+        request.encode(&mut line);
+        self.stream.write_all(&line)?;
+        self.stream.flush()?;
+        self.decoder.expect(Expect::for_request(request));
+        match self.next_event()? {
+            Owned::Status(0, _) => Ok(()),
+            Owned::Status(code, text) => {
+                self.expect_end()?;
+                Err(Error::Server { code, text })
+            }
+            _ => Err(unexpected()),
+        }
+    }
+
+    fn expect_end(&mut self) -> Result<(), Error> {
+        match self.next_event()? {
+            Owned::End => Ok(()),
+            _ => Err(unexpected()),
+        }
+    }
+
+    /// The next event, reading from the stream as needed.
+    fn next_event(&mut self) -> Result<Owned, Error> {
+        loop {
+            let step = self.decoder.decode(&self.inbuf[self.start..self.end], &mut self.data)?;
+            self.start += step.consumed;
+            if let Some(event) = step.event {
+                return Ok(match event {
+                    Event::Status { code, text } => Owned::Status(code, text.to_owned()),
+                    Event::Item(item) => Owned::Item(item.to_owned()),
+                    Event::Size(size) => Owned::Size(size),
+                    Event::Data(n) => Owned::Data(n),
+                    Event::End => Owned::End,
+                });
+            }
+            if self.start == self.end {
+                self.fill()?;
+            }
+        }
+    }
+
+    fn fill(&mut self) -> Result<(), Error> {
+        self.start = 0;
+        self.end = 0;
+        loop {
+            match self.stream.read(&mut self.inbuf) {
+                Ok(0) => return Err(Error::Closed),
+                Ok(n) => {
+                    self.end = n;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::Io(e)),
+            }
+        }
+    }
+}
+
+fn unexpected() -> Error {
+    // The decoder checks response shapes against what was asked, so an
+    // event out of place means the decoder and this client disagree.
+    Error::Io(io::Error::other("internal error: unexpected response event"))
+}
