@@ -1,24 +1,34 @@
 //! `hftp-server`: serves the regular files of one directory over HFTP.
 //!
-//! This is the first, thread-per-connection version of the server; the
-//! event-driven one replaces `session` (see the project's issue tracker).
+//! Event-driven: one mio event loop per worker thread, non-blocking
+//! sockets, a bounded output queue and at most one slice in flight per
+//! connection. Modules: `config` (settings), `published` (the directory and
+//! confinement), `connection` (one client's state machine), `output`
+//! (the bounded send queue), `transfer` (streaming slices), `worker` (the
+//! event loop).
 
 #![warn(missing_docs)]
 
+mod config;
+mod connection;
+mod output;
 mod published;
-mod session;
+mod transfer;
+mod worker;
 
-use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use tracing::{info, warn};
+use tracing::{error, info};
 
+use crate::config::Config;
 use crate::published::Published;
-use crate::session::Limits;
+use crate::worker::Shared;
 
 /// Serve the regular files of one directory over HFTP.
 #[derive(Debug, Parser)]
@@ -33,18 +43,34 @@ struct Args {
     /// Directory whose files are served; created if missing.
     #[arg(short, long, default_value = "testdata")]
     directory: PathBuf,
-    /// Close a connection that sends nothing for this many seconds.
-    #[arg(long, default_value_t = 60, value_name = "SECS")]
-    idle_timeout: u64,
+    /// Most clients served at once; more wait in the listen backlog.
+    #[arg(long, default_value_t = 10_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: u64,
+    /// Close a connection with no progress in either direction for this long.
+    #[arg(long, default_value_t = 60.0, value_name = "SECS", value_parser = positive_secs)]
+    idle_timeout: f64,
+    /// A request line must be complete this long after its first byte.
+    #[arg(long, default_value_t = 30.0, value_name = "SECS", value_parser = positive_secs)]
+    request_timeout: f64,
     /// Hard limit on a request line, in bytes; longer lines get 101.
     #[arg(long, default_value_t = hftp_proto::RequestDecoder::DEFAULT_MAX_LINE, value_name = "N")]
     max_request_bytes: usize,
+    /// Worker threads, each with its own event loop (default: one per core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..1024))]
+    threads: Option<u64>,
     /// Log more (-v: each request, -vv: trace).
     #[arg(short, long, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     verbose: u8,
     /// Log less (-q: warnings only, -qq: errors only).
     #[arg(short, long, action = clap::ArgAction::Count)]
     quiet: u8,
+}
+
+fn positive_secs(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() && v < 1e9 => Ok(v),
+        _ => Err(format!("'{s}' is not a positive number of seconds")),
+    }
 }
 
 fn main() -> ExitCode {
@@ -60,6 +86,7 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(args: &Args) {
+    use std::io::IsTerminal;
     let level = match (args.verbose, args.quiet) {
         (0, 0) => "info",
         (1, _) => "debug",
@@ -69,7 +96,6 @@ fn init_logging(args: &Args) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
@@ -77,36 +103,73 @@ fn init_logging(args: &Args) {
         .init();
 }
 
+/// Binds the listening socket with a backlog deep enough for the clients
+/// that wait there while the connection limit is reached.
+fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(4096)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
 fn run(args: Args) -> Result<(), String> {
     let published = Published::new(&args.directory)
         .map_err(|e| format!("cannot serve directory {}: {e}", args.directory.display()))?;
     let addr = SocketAddr::new(args.address, args.port);
-    let listener = TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let listener = listen(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    println!("hftp-server: serving {} on {local}", published.root().display());
-    let limits = Arc::new(Limits {
-        idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
-        max_request_bytes: args.max_request_bytes,
+    let shutdown = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&shutdown))
+            .map_err(|e| format!("cannot install a signal handler: {e}"))?;
+    }
+    let threads = args
+        .threads
+        .map(|n| n as usize)
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let shared = Arc::new(Shared {
+        published,
+        config: Config {
+            max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+            idle_timeout: Duration::from_secs_f64(args.idle_timeout),
+            request_timeout: Duration::from_secs_f64(args.request_timeout),
+            max_request_bytes: args.max_request_bytes,
+            shutdown_grace: Duration::from_secs(5),
+        },
+        active: AtomicUsize::new(0),
+        shutdown,
     });
-    let published = Arc::new(published);
-    for stream in listener.incoming() {
-        let stream = match stream {
-            Ok(s) => s,
-            Err(e) => {
-                warn!("accept failed: {e}");
-                continue;
-            }
-        };
-        let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "?".into());
-        info!("Connected by: {peer}");
-        let (published, limits) = (Arc::clone(&published), Arc::clone(&limits));
-        let spawned = std::thread::Builder::new().name(format!("conn {peer}")).spawn(move || {
-            let reason = session::serve(stream, &published, &limits);
-            info!("Closing connection {peer} ({reason})");
-        });
-        if let Err(e) = spawned {
-            warn!("cannot start a thread for a connection: {e}");
+    println!("hftp-server: serving {} on {local}", shared.published.root().display());
+    info!("{threads} worker threads, at most {} connections", shared.config.max_connections);
+    let mut workers = Vec::with_capacity(threads);
+    for i in 0..threads {
+        let listener = listener.try_clone().map_err(|e| format!("cannot share the listening socket: {e}"))?;
+        let shared = Arc::clone(&shared);
+        let handle = std::thread::Builder::new()
+            .name(format!("worker-{i}"))
+            .spawn(move || worker::run(listener, shared))
+            .map_err(|e| format!("cannot start worker thread: {e}"))?;
+        workers.push(handle);
+    }
+    let mut failed = None;
+    for handle in workers {
+        match handle.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => failed = Some(format!("worker failed: {e}")),
+            Err(_) => failed = Some("a worker thread panicked".to_owned()),
         }
     }
-    Ok(())
+    match failed {
+        Some(message) => {
+            error!("{message}");
+            Err(message)
+        }
+        None => {
+            info!("shut down");
+            Ok(())
+        }
+    }
 }

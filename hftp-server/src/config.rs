@@ -1,0 +1,28 @@
+//! The server's settings: what the command line decides, in one place that
+//! every worker shares.
+
+use std::time::Duration;
+
+/// Limits and timeouts every connection is held to.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Most connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// Close a connection with no progress in either direction for this long.
+    pub idle_timeout: Duration,
+    /// A request line must be complete this long after its first byte.
+    pub request_timeout: Duration,
+    /// The hard limit on a request line (HFTP.md §2.3).
+    pub max_request_bytes: usize,
+    /// How long a shutdown lets responses in flight finish.
+    pub shutdown_grace: Duration,
+}
+
+impl Config {
+    /// How often a worker checks timeouts: often enough that no timeout is
+    /// overshot by more than a quarter, and at least every 250 ms so that
+    /// shutdown requests are noticed promptly.
+    pub fn tick(&self) -> Duration {
+        (self.idle_timeout.min(self.request_timeout) / 4).clamp(Duration::from_millis(5), Duration::from_millis(250))
+    }
+}
