@@ -49,7 +49,10 @@ impl Client<TcpStream> {
     /// Connects to `addr`; `timeout` bounds the connect and every read and
     /// write (`None`: wait forever).
     pub fn connect(addr: impl ToSocketAddrs, timeout: Option<Duration>) -> Result<Self, Error> {
-        let mut last = io::Error::new(io::ErrorKind::InvalidInput, "the address resolved to nothing");
+        let mut last = io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the address resolved to nothing",
+        );
         for addr in addr.to_socket_addrs()? {
             let stream = match timeout {
                 Some(t) => TcpStream::connect_timeout(&addr, t),
@@ -106,19 +109,43 @@ impl<S: Read + Write> Client<S> {
 
     /// Downloads `size` bytes of `name` from `offset` as base64, writing
     /// them to `w` as they arrive; memory stays bounded whatever the size.
-    pub fn slice_to(&mut self, name: &str, offset: u64, size: u64, w: &mut impl Write) -> Result<(), Error> {
+    pub fn slice_to(
+        &mut self,
+        name: &str,
+        offset: u64,
+        size: u64,
+        w: &mut impl Write,
+    ) -> Result<(), Error> {
         self.slice(name, offset, size, false, w)
     }
 
     /// Like [`Client::slice_to`], with the `raw` extension: the bytes come
     /// unencoded after a `Content-Length` header.
-    pub fn raw_slice_to(&mut self, name: &str, offset: u64, size: u64, w: &mut impl Write) -> Result<(), Error> {
+    pub fn raw_slice_to(
+        &mut self,
+        name: &str,
+        offset: u64,
+        size: u64,
+        w: &mut impl Write,
+    ) -> Result<(), Error> {
         self.slice(name, offset, size, true, w)
     }
 
-    fn slice(&mut self, name: &str, offset: u64, size: u64, raw: bool, w: &mut impl Write) -> Result<(), Error> {
+    fn slice(
+        &mut self,
+        name: &str,
+        offset: u64,
+        size: u64,
+        raw: bool,
+        w: &mut impl Write,
+    ) -> Result<(), Error> {
         let name = FileName::new(name)?;
-        self.request(&Request::GetSlice(Slice { name, offset, size, raw }))?;
+        self.request(&Request::GetSlice(Slice {
+            name,
+            offset,
+            size,
+            raw,
+        }))?;
         loop {
             match self.next_event()? {
                 Owned::Data(n) => w.write_all(&self.data[..n])?,
@@ -178,7 +205,9 @@ impl<S: Read + Write> Client<S> {
     /// The next event, reading from the stream as needed.
     fn next_event(&mut self) -> Result<Owned, Error> {
         loop {
-            let step = self.decoder.decode(&self.inbuf[self.start..self.end], &mut self.data)?;
+            let step = self
+                .decoder
+                .decode(&self.inbuf[self.start..self.end], &mut self.data)?;
             self.start += step.consumed;
             if let Some(event) = step.event {
                 return Ok(match event {
@@ -215,5 +244,7 @@ impl<S: Read + Write> Client<S> {
 fn unexpected() -> Error {
     // The decoder checks response shapes against what was asked, so an
     // event out of place means the decoder and this client disagree.
-    Error::Io(io::Error::other("internal error: unexpected response event"))
+    Error::Io(io::Error::other(
+        "internal error: unexpected response event",
+    ))
 }

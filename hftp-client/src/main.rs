@@ -17,7 +17,13 @@ use hftp_client::{Client, Error};
 #[command(name = "hftp-client", version)]
 struct Args {
     /// Server host name or address.
-    #[arg(short = 'H', long, env = "HFTP_HOST", default_value = "127.0.0.1", global = true)]
+    #[arg(
+        short = 'H',
+        long,
+        env = "HFTP_HOST",
+        default_value = "127.0.0.1",
+        global = true
+    )]
     host: String,
     /// Server port.
     #[arg(short, long, env = "HFTP_PORT", default_value_t = 19500, global = true)]
@@ -97,7 +103,8 @@ fn run(args: &Args) -> Result<(), Failure> {
         .ok()
         .filter(|t| !t.is_zero())
         .unwrap_or(Duration::from_secs(30));
-    let mut client = Client::connect(&addr, Some(timeout)).map_err(|e| (format!("connect to {addr}"), e))?;
+    let mut client =
+        Client::connect(&addr, Some(timeout)).map_err(|e| (format!("connect to {addr}"), e))?;
     match &args.command {
         Cmd::Ls => {
             let names = client.list().map_err(|e| ("ls".to_owned(), e))?;
@@ -108,7 +115,9 @@ fn run(args: &Args) -> Result<(), Failure> {
         }
         Cmd::Stat { files } => {
             for file in files {
-                let size = client.metadata(file).map_err(|e| (format!("stat {file}"), e))?;
+                let size = client
+                    .metadata(file)
+                    .map_err(|e| (format!("stat {file}"), e))?;
                 println!("{file}\t{size}");
             }
         }
@@ -141,7 +150,9 @@ fn run(args: &Args) -> Result<(), Failure> {
                 }
             };
             let mut out = io::stdout().lock();
-            client.slice_to(file, *offset, size, &mut out).map_err(|e| (ctx(), e))?;
+            client
+                .slice_to(file, *offset, size, &mut out)
+                .map_err(|e| (ctx(), e))?;
             out.flush().map_err(|e| (ctx(), e.into()))?;
         }
     }

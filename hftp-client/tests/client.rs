@@ -75,7 +75,10 @@ fn listing_metadata_and_slices() {
 
 #[test]
 fn refusals_keep_the_connection_usable() {
-    let (port, server) = scripted(vec![b"202 FILE NOT FOUND\r\n".to_vec(), b"0 OK\r\n7\r\n".to_vec()]);
+    let (port, server) = scripted(vec![
+        b"202 FILE NOT FOUND\r\n".to_vec(),
+        b"0 OK\r\n7\r\n".to_vec(),
+    ]);
     let mut c = connect(port);
     let err = c.metadata("nope").unwrap_err();
     assert!(matches!(&err, Error::Server { code: 202, text } if text == "FILE NOT FOUND"));
@@ -90,7 +93,10 @@ fn a_close_mid_slice_is_an_error() {
     let (port, server) = scripted(vec![b"0 OK\r\nY2Fsb3Ig".to_vec()]);
     let mut c = connect(port);
     let mut buf = Vec::new();
-    assert!(matches!(c.slice_to("notes.txt", 5, 20, &mut buf), Err(Error::Closed)));
+    assert!(matches!(
+        c.slice_to("notes.txt", 5, 20, &mut buf),
+        Err(Error::Closed)
+    ));
     server.join().unwrap();
 }
 
@@ -98,7 +104,10 @@ fn a_close_mid_slice_is_an_error() {
 fn garbage_is_a_protocol_error() {
     let (port, server) = scripted(vec![b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec()]);
     let mut c = connect(port);
-    assert!(matches!(c.list(), Err(Error::Protocol(ResponseError::BadStatusLine))));
+    assert!(matches!(
+        c.list(),
+        Err(Error::Protocol(ResponseError::BadStatusLine))
+    ));
     server.join().unwrap();
 }
 
@@ -117,7 +126,10 @@ fn a_stalled_server_times_out() {
 fn invalid_names_are_refused_before_sending() {
     let (port, server) = scripted(vec![]);
     let mut c = connect(port);
-    assert!(matches!(c.metadata("../etc/passwd"), Err(Error::InvalidName(_))));
+    assert!(matches!(
+        c.metadata("../etc/passwd"),
+        Err(Error::InvalidName(_))
+    ));
     drop(c);
     assert!(server.join().unwrap().is_empty());
 }

@@ -29,7 +29,11 @@ struct Elements<'a> {
 
 impl<'a> Elements<'a> {
     fn new(first: &'a [u8]) -> Self {
-        let mut e = Elements { items: [&[]; KEPT], count: 0, any_empty: false };
+        let mut e = Elements {
+            items: [&[]; KEPT],
+            count: 0,
+            any_empty: false,
+        };
         e.push(first);
         e
     }
@@ -81,13 +85,19 @@ fn command(i: &[u8]) -> IResult<&[u8], Command> {
 
 /// `number = 1*DIGIT`, saturating at `u64::MAX` (see [`Slice`]).
 fn number(i: &[u8]) -> Option<u64> {
-    let (_, digits) = all_consuming(digit1::<_, nom::error::Error<&[u8]>>).parse(i).ok()?;
-    Some(digits.iter().fold(0u64, |n, d| n.saturating_mul(10).saturating_add(u64::from(d - b'0'))))
+    let (_, digits) = all_consuming(digit1::<_, nom::error::Error<&[u8]>>)
+        .parse(i)
+        .ok()?;
+    Some(digits.iter().fold(0u64, |n, d| {
+        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    }))
 }
 
 /// `raw = "raw"`
 fn raw_flag(i: &[u8]) -> bool {
-    all_consuming(tag::<_, _, nom::error::Error<&[u8]>>("raw")).parse(i).is_ok()
+    all_consuming(tag::<_, _, nom::error::Error<&[u8]>>("raw"))
+        .parse(i)
+        .is_ok()
 }
 
 /// Checks the framing of a line (without its CRLF): every byte in 0x20–0x7E
@@ -131,7 +141,10 @@ pub fn parse_line(line: &[u8]) -> Result<Request<'_>, RequestError> {
     // `elements` cannot fail: every byte is either a space or part of an element.
     let (_, elems) = elements(line).map_err(|_| RequestError::EmptyLine)?;
     let (_, cmd) = command(elems.items[0]).map_err(|_| RequestError::NoSuchCommand)?;
-    let invalid = |reason| RequestError::InvalidArguments { command: cmd, reason };
+    let invalid = |reason| RequestError::InvalidArguments {
+        command: cmd,
+        reason,
+    };
     if elems.any_empty {
         return Err(invalid(ArgumentError::EmptyElement));
     }
@@ -162,7 +175,12 @@ pub fn parse_line(line: &[u8]) -> Result<Request<'_>, RequestError> {
                 Some(flag) if raw_flag(flag) => true,
                 Some(_) => return Err(invalid(ArgumentError::RawFlag)),
             };
-            Ok(Request::GetSlice(Slice { name: name?, offset, size, raw }))
+            Ok(Request::GetSlice(Slice {
+                name: name?,
+                offset,
+                size,
+                raw,
+            }))
         }
     }
 }

@@ -235,11 +235,21 @@ mod tests {
             (Request::Quit, b"quit\r\n"),
             (Request::GetMetadata { name: n }, b"get_metadata a.bin\r\n"),
             (
-                Request::GetSlice(Slice { name: n, offset: 0, size: u64::MAX, raw: false }),
+                Request::GetSlice(Slice {
+                    name: n,
+                    offset: 0,
+                    size: u64::MAX,
+                    raw: false,
+                }),
                 b"get_slice a.bin 0 18446744073709551615\r\n",
             ),
             (
-                Request::GetSlice(Slice { name: n, offset: 10, size: 7, raw: true }),
+                Request::GetSlice(Slice {
+                    name: n,
+                    offset: 10,
+                    size: 7,
+                    raw: true,
+                }),
                 b"get_slice a.bin 10 7 raw\r\n",
             ),
         ];
@@ -250,9 +260,18 @@ mod tests {
 
     #[test]
     fn fits_does_not_overflow() {
-        let s = Slice { name: FileName::new("f").unwrap(), offset: u64::MAX, size: u64::MAX, raw: false };
+        let s = Slice {
+            name: FileName::new("f").unwrap(),
+            offset: u64::MAX,
+            size: u64::MAX,
+            raw: false,
+        };
         assert!(!s.fits(u64::MAX));
-        let s = Slice { offset: 3, size: 0, ..s };
+        let s = Slice {
+            offset: 3,
+            size: 0,
+            ..s
+        };
         assert!(s.fits(3));
         assert!(!s.fits(2));
     }

@@ -134,7 +134,10 @@ impl RequestDecoder {
     /// Decodes the next request from `input`. See [`Decoded`].
     pub fn decode<'a>(&'a mut self, input: &'a [u8]) -> Decoded<'a> {
         match self.state {
-            State::Failed => Decoded { consumed: input.len(), item: None },
+            State::Failed => Decoded {
+                consumed: input.len(),
+                item: None,
+            },
             State::InLine => self.continue_line(input),
             State::Idle => self.start_line(input),
         }
@@ -143,7 +146,10 @@ impl RequestDecoder {
     /// Fast path: a line starting at `input[0]`, parsed in place when whole.
     fn start_line<'a>(&'a mut self, input: &'a [u8]) -> Decoded<'a> {
         if input.is_empty() {
-            return Decoded { consumed: 0, item: None };
+            return Decoded {
+                consumed: 0,
+                item: None,
+            };
         }
         let window = &input[..input.len().min(self.max_line.saturating_add(1))];
         match memchr2(b'\r', b'\n', window) {
@@ -156,12 +162,18 @@ impl RequestDecoder {
                 if matches!(&item, Err(e) if e.is_fatal()) {
                     self.state = State::Failed;
                 }
-                Decoded { consumed: p + 2, item: Some(item) }
+                Decoded {
+                    consumed: p + 2,
+                    item: Some(item),
+                }
             }
             Some(_) => self.begin_partial(input),
-            None if window.len() > self.max_line => {
-                self.fail(window.len(), RequestError::LineTooLong { limit: self.max_line })
-            }
+            None if window.len() > self.max_line => self.fail(
+                window.len(),
+                RequestError::LineTooLong {
+                    limit: self.max_line,
+                },
+            ),
             None => self.begin_partial(input),
         }
     }
@@ -178,13 +190,19 @@ impl RequestDecoder {
     fn fail(&mut self, consumed: usize, err: RequestError) -> Decoded<'static> {
         self.state = State::Failed;
         self.compact.release();
-        Decoded { consumed, item: Some(Err(err)) }
+        Decoded {
+            consumed,
+            item: Some(Err(err)),
+        }
     }
 
     /// Slow path: the rest of a line that began in an earlier chunk.
     fn continue_line<'a>(&'a mut self, input: &'a [u8]) -> Decoded<'a> {
         if input.is_empty() {
-            return Decoded { consumed: 0, item: None };
+            return Decoded {
+                consumed: 0,
+                item: None,
+            };
         }
         if self.pending_cr {
             return match input[0] {
@@ -198,16 +216,25 @@ impl RequestDecoder {
         let end = memchr2(b'\r', b'\n', window);
         self.take_content(&window[..end.unwrap_or(window.len())]);
         match end {
-            None if window.len() > room => {
-                self.fail(window.len(), RequestError::LineTooLong { limit: self.max_line })
-            }
+            None if window.len() > room => self.fail(
+                window.len(),
+                RequestError::LineTooLong {
+                    limit: self.max_line,
+                },
+            ),
             // No terminator and still room: the window is the whole input.
-            None => Decoded { consumed: window.len(), item: None },
+            None => Decoded {
+                consumed: window.len(),
+                item: None,
+            },
             Some(p) if window[p] == b'\n' => self.fail(p + 1, RequestError::BadEol),
             Some(p) => match input.get(p + 1) {
                 None => {
                     self.pending_cr = true;
-                    Decoded { consumed: input.len(), item: None }
+                    Decoded {
+                        consumed: input.len(),
+                        item: None,
+                    }
                 }
                 Some(b'\n') => self.finish_line(p + 2),
                 Some(_) => self.fail(p + 2, RequestError::BadEol),
@@ -244,7 +271,10 @@ impl RequestDecoder {
         if matches!(&item, Err(e) if e.is_fatal()) {
             self.state = State::Failed;
         }
-        Decoded { consumed, item: Some(item) }
+        Decoded {
+            consumed,
+            item: Some(item),
+        }
     }
 }
 
@@ -301,7 +331,10 @@ impl Compactor {
         if buf.capacity() < COMPACT_CAPACITY {
             buf.reserve_exact(COMPACT_CAPACITY);
         }
-        *self = Compactor { buf, ..Compactor::default() };
+        *self = Compactor {
+            buf,
+            ..Compactor::default()
+        };
     }
 
     /// Frees the buffer: the line's outcome no longer depends on its content.
@@ -311,7 +344,11 @@ impl Compactor {
 
     fn role(&self) -> Role {
         let Some(cmd) = self.command else {
-            return if self.elem == 0 { Role::Command } else { Role::Ignored };
+            return if self.elem == 0 {
+                Role::Command
+            } else {
+                Role::Ignored
+            };
         };
         match (cmd, self.elem) {
             (Command::GetMetadata | Command::GetSlice, 1) => Role::Name,
@@ -420,7 +457,9 @@ impl Compactor {
         match self.role() {
             Role::Command => self.command = Command::from_name(&self.buf[self.elem_start..]),
             // All zeros: keep one, so "000" stays the number 0.
-            Role::Number if self.elem_len > 0 && self.buf.len() == self.elem_start => self.buf.push(b'0'),
+            Role::Number if self.elem_len > 0 && self.buf.len() == self.elem_start => {
+                self.buf.push(b'0')
+            }
             Role::Extra if self.elem_len == 0 => self.extra_empty = true,
             _ => {}
         }

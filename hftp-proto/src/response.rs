@@ -129,9 +129,15 @@ mod tests {
         assert_eq!(enc(Response::Status(Status::Ok)), b"0 OK\r\n");
         assert_eq!(enc(Response::Listing(&[])), b"0 OK\r\n\r\n");
         assert_eq!(enc(Response::Metadata(0)), b"0 OK\r\n0\r\n");
-        assert_eq!(enc(Response::Metadata(u64::MAX)), b"0 OK\r\n18446744073709551615\r\n");
+        assert_eq!(
+            enc(Response::Metadata(u64::MAX)),
+            b"0 OK\r\n18446744073709551615\r\n"
+        );
         assert_eq!(enc(Response::Slice(b"")), b"0 OK\r\n\r\n");
-        assert_eq!(enc(Response::RawSlice(b"a\r\nb")), b"0 OK\r\nContent-Length: 4\r\n\r\na\r\nb");
+        assert_eq!(
+            enc(Response::RawSlice(b"a\r\nb")),
+            b"0 OK\r\nContent-Length: 4\r\n\r\na\r\nb"
+        );
         assert_eq!(
             enc(Response::Help),
             b"0 OK\r\nget_file_listing\r\nget_metadata\r\nget_slice\r\nquit\r\nhelp\r\n\r\n"

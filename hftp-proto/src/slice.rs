@@ -62,7 +62,11 @@ pub struct SliceEncoder {
 impl SliceEncoder {
     /// An encoder for a slice of `size` bytes.
     pub const fn new(size: u64) -> Self {
-        SliceEncoder { remaining: size, carry: [0; 2], carry_len: 0 }
+        SliceEncoder {
+            remaining: size,
+            carry: [0; 2],
+            carry_len: 0,
+        }
     }
 
     /// Payload bytes still to be fed.
@@ -84,7 +88,10 @@ impl SliceEncoder {
     /// and the run of whole groups; keeps the tail as the new carry.
     fn split<'c>(&mut self, chunk: &'c [u8]) -> Result<(Option<[u8; 3]>, &'c [u8]), SliceError> {
         if chunk.len() as u64 > self.remaining {
-            return Err(SliceError::TooMuchData { chunk: chunk.len(), remaining: self.remaining });
+            return Err(SliceError::TooMuchData {
+                chunk: chunk.len(),
+                remaining: self.remaining,
+            });
         }
         self.remaining -= chunk.len() as u64;
         let mut rest = chunk;
@@ -125,12 +132,17 @@ impl SliceEncoder {
     pub fn encode_to_slice(&mut self, chunk: &[u8], out: &mut [u8]) -> Result<usize, SliceError> {
         let needed = Self::max_output(chunk.len());
         if out.len() < needed {
-            return Err(SliceError::OutputTooSmall { needed, got: out.len() });
+            return Err(SliceError::OutputTooSmall {
+                needed,
+                got: out.len(),
+            });
         }
         let (head, body) = self.split(chunk)?;
         let mut n = 0;
         if let Some(group) = head {
-            n += STANDARD.encode(&group, Out::from_slice(&mut out[..4])).len();
+            n += STANDARD
+                .encode(&group, Out::from_slice(&mut out[..4]))
+                .len();
         }
         n += STANDARD.encode(body, Out::from_slice(&mut out[n..])).len();
         Ok(n)
@@ -149,12 +161,22 @@ impl SliceEncoder {
     /// bytes); returns how many bytes were written.
     pub fn finish_to_slice(self, out: &mut [u8]) -> Result<usize, SliceError> {
         if self.remaining > 0 {
-            return Err(SliceError::Incomplete { missing: self.remaining });
+            return Err(SliceError::Incomplete {
+                missing: self.remaining,
+            });
         }
         if out.len() < Self::MAX_FINISH {
-            return Err(SliceError::OutputTooSmall { needed: Self::MAX_FINISH, got: out.len() });
+            return Err(SliceError::OutputTooSmall {
+                needed: Self::MAX_FINISH,
+                got: out.len(),
+            });
         }
-        let n = STANDARD.encode(&self.carry[..self.carry_len], Out::from_slice(&mut out[..4])).len();
+        let n = STANDARD
+            .encode(
+                &self.carry[..self.carry_len],
+                Out::from_slice(&mut out[..4]),
+            )
+            .len();
         out[n..n + 2].copy_from_slice(b"\r\n");
         Ok(n + 2)
     }
@@ -207,9 +229,18 @@ mod tests {
     #[test]
     fn size_is_enforced() {
         let mut enc = SliceEncoder::new(3);
-        assert_eq!(enc.encode(b"abcd", &mut Vec::new()), Err(SliceError::TooMuchData { chunk: 4, remaining: 3 }));
+        assert_eq!(
+            enc.encode(b"abcd", &mut Vec::new()),
+            Err(SliceError::TooMuchData {
+                chunk: 4,
+                remaining: 3
+            })
+        );
         enc.encode(b"ab", &mut Vec::new()).unwrap();
-        assert_eq!(enc.finish(&mut Vec::new()), Err(SliceError::Incomplete { missing: 1 }));
+        assert_eq!(
+            enc.finish(&mut Vec::new()),
+            Err(SliceError::Incomplete { missing: 1 })
+        );
         let mut line = Vec::new();
         SliceEncoder::new(0).finish(&mut line).unwrap();
         assert_eq!(line, b"\r\n");

@@ -23,6 +23,7 @@ impl Config {
     /// overshot by more than a quarter, and at least every 250 ms so that
     /// shutdown requests are noticed promptly.
     pub fn tick(&self) -> Duration {
-        (self.idle_timeout.min(self.request_timeout) / 4).clamp(Duration::from_millis(5), Duration::from_millis(250))
+        (self.idle_timeout.min(self.request_timeout) / 4)
+            .clamp(Duration::from_millis(5), Duration::from_millis(250))
     }
 }

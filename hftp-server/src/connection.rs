@@ -7,7 +7,9 @@ use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr};
 use std::time::{Duration, Instant};
 
-use hftp_proto::response::{encode_end, encode_item, encode_raw_header, encode_size, encode_status};
+use hftp_proto::response::{
+    encode_end, encode_item, encode_raw_header, encode_size, encode_status,
+};
 use hftp_proto::{Request, RequestDecoder, Response, Slice, Status};
 use mio::net::TcpStream;
 use tracing::{debug, warn};
@@ -115,7 +117,11 @@ impl Connection {
             pending: Vec::new(),
             pending_from: 0,
             peer_done_sending: false,
-            reply: Reply { out: Output::default(), transfer: None, state: State::Open },
+            reply: Reply {
+                out: Output::default(),
+                transfer: None,
+                state: State::Open,
+            },
             last_progress: now,
             line_started: None,
         }
@@ -147,7 +153,12 @@ impl Connection {
     fn step(&mut self, ctx: &mut Ctx<'_>) -> Result<bool, Closed> {
         let mut progress = false;
         if !self.reply.out.is_empty() {
-            progress |= self.reply.out.write_to(&mut self.stream).map_err(Closed::Io)? > 0;
+            progress |= self
+                .reply
+                .out
+                .write_to(&mut self.stream)
+                .map_err(Closed::Io)?
+                > 0;
         }
         progress |= self.advance_transfer(ctx)?;
         match &self.reply.state {
@@ -163,7 +174,8 @@ impl Connection {
             }
             State::Draining { .. } => {
                 if self.idle_output() {
-                    let State::Draining { reason, linger } = std::mem::replace(&mut self.reply.state, State::Open)
+                    let State::Draining { reason, linger } =
+                        std::mem::replace(&mut self.reply.state, State::Open)
                     else {
                         unreachable!("matched above")
                     };
@@ -174,7 +186,10 @@ impl Connection {
                     // drain: closing with unread bytes would send a RST that
                     // can destroy the last status line (HFTP.md §2).
                     let _ = self.stream.shutdown(Shutdown::Write);
-                    self.reply.state = State::Lingering { reason, until: ctx.now + LINGER };
+                    self.reply.state = State::Lingering {
+                        reason,
+                        until: ctx.now + LINGER,
+                    };
                     progress = true;
                 }
             }
@@ -205,7 +220,9 @@ impl Connection {
 
     /// Moves the slice in flight forward as far as the output bound allows.
     fn advance_transfer(&mut self, ctx: &mut Ctx<'_>) -> Result<bool, Closed> {
-        let Some(transfer) = self.reply.transfer.as_mut() else { return Ok(false) };
+        let Some(transfer) = self.reply.transfer.as_mut() else {
+            return Ok(false);
+        };
         let step = if transfer.is_raw() {
             // Raw bytes go straight from file to socket, after the header.
             if !self.reply.out.is_empty() {
@@ -226,7 +243,10 @@ impl Connection {
                 Ok(true)
             }
             Step::Shrank => {
-                warn!("{}: a file shrank while a slice of it was being sent; closing at once", self.peer);
+                warn!(
+                    "{}: a file shrank while a slice of it was being sent; closing at once",
+                    self.peer
+                );
                 Err(Closed::FileShrank)
             }
         }
@@ -237,7 +257,13 @@ impl Connection {
     /// the connection stops answering.
     fn take_requests(&mut self, ctx: &mut Ctx<'_>) -> Result<bool, Closed> {
         if self.pending_from < self.pending.len() {
-            let Connection { decoder, reply, pending, pending_from, .. } = self;
+            let Connection {
+                decoder,
+                reply,
+                pending,
+                pending_from,
+                ..
+            } = self;
             *pending_from += answer_requests(decoder, reply, &pending[*pending_from..], ctx);
             if *pending_from == pending.len() {
                 *pending = Vec::new();
@@ -247,7 +273,10 @@ impl Connection {
             return Ok(true);
         }
         if self.peer_done_sending {
-            self.reply.state = State::Draining { reason: Closed::ByPeer, linger: false };
+            self.reply.state = State::Draining {
+                reason: Closed::ByPeer,
+                linger: false,
+            };
             return Ok(true);
         }
         let n = match self.stream.read(ctx.read_buf) {
@@ -286,7 +315,9 @@ impl Connection {
             return Some(Closed::Idle);
         }
         match self.line_started {
-            Some(start) if now.duration_since(start) >= config.request_timeout => Some(Closed::RequestTimeout),
+            Some(start) if now.duration_since(start) >= config.request_timeout => {
+                Some(Closed::RequestTimeout)
+            }
             _ => None,
         }
     }
@@ -294,7 +325,12 @@ impl Connection {
 
 /// Decodes requests from `input` and answers them while the connection
 /// can take more; returns how many bytes were used.
-fn answer_requests(decoder: &mut RequestDecoder, reply: &mut Reply, input: &[u8], ctx: &Ctx<'_>) -> usize {
+fn answer_requests(
+    decoder: &mut RequestDecoder,
+    reply: &mut Reply,
+    input: &[u8],
+    ctx: &Ctx<'_>,
+) -> usize {
     let mut used = 0;
     while used < input.len()
         && matches!(reply.state, State::Open)
@@ -313,7 +349,10 @@ fn answer_requests(decoder: &mut RequestDecoder, reply: &mut Reply, input: &[u8]
                 debug!("Bad request ({}): {err}", err.status().code());
                 encode_status(err.status(), reply.out.buf());
                 if err.is_fatal() {
-                    reply.state = State::Draining { reason: Closed::Fatal(err.status()), linger: true };
+                    reply.state = State::Draining {
+                        reason: Closed::Fatal(err.status()),
+                        linger: true,
+                    };
                 }
             }
         }
@@ -351,7 +390,10 @@ impl Reply {
             Request::Help => Response::Help.encode(out),
             Request::Quit => {
                 encode_status(Status::Ok, out);
-                self.state = State::Draining { reason: Closed::Quit, linger: true };
+                self.state = State::Draining {
+                    reason: Closed::Quit,
+                    linger: true,
+                };
             }
         }
     }
@@ -375,6 +417,9 @@ impl Reply {
     fn internal_error(&mut self, e: &io::Error) {
         warn!("I/O error while serving a request: {e}");
         encode_status(Status::InternalServerError, self.out.buf());
-        self.state = State::Draining { reason: Closed::Fatal(Status::InternalServerError), linger: true };
+        self.state = State::Draining {
+            reason: Closed::Fatal(Status::InternalServerError),
+            linger: true,
+        };
     }
 }

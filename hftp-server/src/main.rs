@@ -126,10 +126,11 @@ fn run(args: Args) -> Result<(), String> {
         signal_hook::flag::register(signal, Arc::clone(&shutdown))
             .map_err(|e| format!("cannot install a signal handler: {e}"))?;
     }
-    let threads = args
-        .threads
-        .map(|n| n as usize)
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let threads = args.threads.map(|n| n as usize).unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
     let shared = Arc::new(Shared {
         published,
         config: Config {
@@ -142,11 +143,19 @@ fn run(args: Args) -> Result<(), String> {
         active: AtomicUsize::new(0),
         shutdown,
     });
-    println!("hftp-server: serving {} on {local}", shared.published.root().display());
-    info!("{threads} worker threads, at most {} connections", shared.config.max_connections);
+    println!(
+        "hftp-server: serving {} on {local}",
+        shared.published.root().display()
+    );
+    info!(
+        "{threads} worker threads, at most {} connections",
+        shared.config.max_connections
+    );
     let mut workers = Vec::with_capacity(threads);
     for i in 0..threads {
-        let listener = listener.try_clone().map_err(|e| format!("cannot share the listening socket: {e}"))?;
+        let listener = listener
+            .try_clone()
+            .map_err(|e| format!("cannot share the listening socket: {e}"))?;
         let shared = Arc::clone(&shared);
         let handle = std::thread::Builder::new()
             .name(format!("worker-{i}"))

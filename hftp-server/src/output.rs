@@ -103,7 +103,10 @@ mod tests {
         let mut out = Output::default();
         out.buf().extend_from_slice(&vec![7u8; HIGH_WATER]);
         assert!(out.is_full());
-        let mut w = Limited { room: 1000, got: Vec::new() };
+        let mut w = Limited {
+            room: 1000,
+            got: Vec::new(),
+        };
         assert_eq!(out.write_to(&mut w).unwrap(), 1000);
         assert_eq!(out.len(), HIGH_WATER - 1000);
         assert!(!out.is_full());

@@ -33,7 +33,10 @@ impl Published {
         fs::create_dir_all(dir)?;
         let root = fs::canonicalize(dir)?;
         if !root.is_dir() {
-            return Err(io::Error::new(io::ErrorKind::NotADirectory, "not a directory"));
+            return Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                "not a directory",
+            ));
         }
         Ok(Published { root })
     }
@@ -51,7 +54,9 @@ impl Published {
         for entry in fs::read_dir(&self.root)? {
             let entry = entry?;
             let os_name = entry.file_name();
-            let Ok(name) = FileName::from_bytes(os_name.as_bytes()) else { continue };
+            let Ok(name) = FileName::from_bytes(os_name.as_bytes()) else {
+                continue;
+            };
             let published = match entry.file_type() {
                 Ok(t) if t.is_file() => true,
                 Ok(t) if t.is_symlink() => self.resolves_inside(&entry.path()),
@@ -80,7 +85,11 @@ impl Published {
     /// read something else. The open does not block on FIFOs.
     pub fn open(&self, name: FileName<'_>) -> Result<(File, u64), Lookup> {
         let path = self.root.join(name.as_str());
-        let file = match OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(&path) {
+        let file = match OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&path)
+        {
             Ok(f) => f,
             Err(e) => return Err(classify_open_error(e)),
         };
@@ -105,7 +114,9 @@ impl Published {
 
 fn classify_open_error(e: io::Error) -> Lookup {
     match e.raw_os_error() {
-        Some(libc::ENOENT | libc::ENOTDIR | libc::ELOOP | libc::ENAMETOOLONG | libc::EISDIR) => Lookup::NotFound,
+        Some(libc::ENOENT | libc::ENOTDIR | libc::ELOOP | libc::ENAMETOOLONG | libc::EISDIR) => {
+            Lookup::NotFound
+        }
         _ => Lookup::Io(e),
     }
 }
@@ -134,7 +145,10 @@ mod tests {
         assert_eq!(p.open(name("b.txt")).unwrap().1, 2);
         assert_eq!(p.open(name("link-in")).unwrap().1, 1);
         for missing in ["nope", "sub", "link-out", "link-dir"] {
-            assert!(matches!(p.open(name(missing)), Err(Lookup::NotFound)), "{missing}");
+            assert!(
+                matches!(p.open(name(missing)), Err(Lookup::NotFound)),
+                "{missing}"
+            );
         }
     }
 }

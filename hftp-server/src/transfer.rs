@@ -41,7 +41,12 @@ pub struct Transfer {
 impl Transfer {
     /// A slice of `size` bytes of `file` from `offset`.
     pub fn new(file: File, offset: u64, size: u64, raw: bool) -> Self {
-        Transfer { file, offset, remaining: size, encoder: (!raw).then(|| SliceEncoder::new(size)) }
+        Transfer {
+            file,
+            offset,
+            remaining: size,
+            encoder: (!raw).then(|| SliceEncoder::new(size)),
+        }
     }
 
     /// Whether this is a raw slice, sent straight from file to socket.

@@ -40,7 +40,8 @@ pub fn run(listener: std::net::TcpListener, shared: Arc<Shared>) -> io::Result<(
     let poll = Poll::new()?;
     let mut events = Events::with_capacity(1024);
     let mut listener = TcpListener::from_std(listener);
-    poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+    poll.registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)?;
     let mut worker = Worker {
         poll,
         listener,
@@ -104,7 +105,9 @@ impl Worker {
         }
         loop {
             // Reserve a slot first, so workers together never exceed the limit.
-            if self.shared.active.fetch_add(1, Ordering::AcqRel) >= self.shared.config.max_connections {
+            if self.shared.active.fetch_add(1, Ordering::AcqRel)
+                >= self.shared.config.max_connections
+            {
                 self.shared.active.fetch_sub(1, Ordering::AcqRel);
                 return;
             }
@@ -124,9 +127,11 @@ impl Worker {
             let entry = self.conns.vacant_entry();
             let key = entry.key();
             let mut conn = Connection::new(stream, peer, &self.shared.config, now);
-            if let Err(e) =
-                self.poll.registry().register(conn.stream_mut(), Token(key), Interest::READABLE | Interest::WRITABLE)
-            {
+            if let Err(e) = self.poll.registry().register(
+                conn.stream_mut(),
+                Token(key),
+                Interest::READABLE | Interest::WRITABLE,
+            ) {
                 warn!("cannot watch a new connection from {peer}: {e}");
                 self.shared.active.fetch_sub(1, Ordering::AcqRel);
                 continue;
@@ -137,7 +142,9 @@ impl Worker {
     }
 
     fn drive(&mut self, key: usize, now: Instant) {
-        let Some(conn) = self.conns.get_mut(key) else { return };
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
         let mut ctx = Ctx {
             published: &self.shared.published,
             read_buf: &mut self.read_buf,

@@ -20,7 +20,11 @@ impl Drop for Server {
 
 fn start() -> Server {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("notes.txt"), "!Que calor que hace hoy, pinta una birra!").unwrap();
+    std::fs::write(
+        dir.path().join("notes.txt"),
+        "!Que calor que hace hoy, pinta una birra!",
+    )
+    .unwrap();
     std::fs::write(dir.path().join("photo.jpg"), [0u8, 1, 2, 255]).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_hftp-server"))
         .args(["-a", "127.0.0.1", "-p", "0", "-q", "-d"])
@@ -29,15 +33,22 @@ fn start() -> Server {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let port = line.trim().rsplit(':').next().unwrap().parse().unwrap();
-    Server { child, port, _dir: dir }
+    Server {
+        child,
+        port,
+        _dir: dir,
+    }
 }
 
 /// Sends `request`, closes the write side, returns everything the server sent.
 fn exchange(port: u16, request: &[u8]) -> Vec<u8> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
     s.write_all(request).unwrap();
     let mut out = Vec::new();
     s.read_to_end(&mut out).unwrap();
@@ -64,7 +75,8 @@ fn errors_and_raw_slices() {
         server.port,
         b"verdura\r\nget_metadata nope\r\nget_slice photo.jpg 1 3 raw\r\nget_slice photo.jpg 2 3\r\nquit\r\n",
     );
-    let mut want = b"200 NO SUCH COMMAND\r\n202 FILE NOT FOUND\r\n0 OK\r\nContent-Length: 3\r\n\r\n".to_vec();
+    let mut want =
+        b"200 NO SUCH COMMAND\r\n202 FILE NOT FOUND\r\n0 OK\r\nContent-Length: 3\r\n\r\n".to_vec();
     want.extend_from_slice(&[1, 2, 255]);
     want.extend_from_slice(b"203 OFFSET EXCEEDS FILE SIZE\r\n0 OK\r\n");
     assert_eq!(got, want);
@@ -74,7 +86,8 @@ fn errors_and_raw_slices() {
 fn fatal_error_survives_unread_junk() {
     let server = start();
     let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
     s.write_all(b"qui\nt\r\n").unwrap();
     // A megabyte the server never reads as requests.
     let _ = s.write_all(&vec![b'x'; 1 << 20]);
