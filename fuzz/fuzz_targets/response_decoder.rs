@@ -403,7 +403,9 @@ fn check_consistent(whole: &Run, split: &Run, what: &str) {
             "{what}: payload, whole vs chunked"
         );
         assert_eq!(whole.pending, split.pending, "{what}: pending");
-        assert_eq!(whole.retained, split.retained, "{what}: retained");
+        // retained() is buffer capacity, which depends on how lines were
+        // split; its bound is checked after every call instead.
+        assert!(split.retained <= MAX_LINE + 1, "{what}: retained");
     } else {
         // The call that failed may have decoded payload it then dropped.
         let data = |r: &Run| -> Vec<u8> {

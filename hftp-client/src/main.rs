@@ -78,7 +78,12 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            let _ = e.print();
+            let text = e.render().to_string();
+            let line = text.lines().next().unwrap_or_default();
+            eprintln!(
+                "hftp-client: {} (see --help)",
+                line.strip_prefix("error: ").unwrap_or(line)
+            );
             return ExitCode::from(1);
         }
     };

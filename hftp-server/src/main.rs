@@ -74,7 +74,18 @@ fn positive_secs(s: &str) -> Result<f64, String> {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("hftp-server: {} (see --help)", first_line(&e));
+            return ExitCode::from(2);
+        }
+    };
     init_logging(&args);
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
@@ -83,6 +94,13 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The first line of a command-line error, without clap's `error: ` prefix.
+fn first_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let line = text.lines().next().unwrap_or_default();
+    line.strip_prefix("error: ").unwrap_or(line).to_owned()
 }
 
 fn init_logging(args: &Args) {
@@ -163,6 +181,9 @@ fn run(args: Args) -> Result<(), String> {
             .map_err(|e| format!("cannot start worker thread: {e}"))?;
         workers.push(handle);
     }
+    // Only the workers' copies remain: once each has closed its copy at
+    // shutdown, the socket is closed and new clients are refused.
+    drop(listener);
     let mut failed = None;
     for handle in workers {
         match handle.join() {

@@ -44,7 +44,8 @@ pub fn run(listener: std::net::TcpListener, shared: Arc<Shared>) -> io::Result<(
         .register(&mut listener, LISTENER, Interest::READABLE)?;
     let mut worker = Worker {
         poll,
-        listener,
+        listener: Some(listener),
+        accept_stalled: false,
         conns: Slab::new(),
         shared,
         read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
@@ -88,7 +89,13 @@ pub fn run(listener: std::net::TcpListener, shared: Arc<Shared>) -> io::Result<(
 
 struct Worker {
     poll: Poll,
-    listener: TcpListener,
+    /// `None` once shutdown has begun: the socket is closed, so new
+    /// clients are refused.
+    listener: Option<TcpListener>,
+    /// An accept failed for lack of resources (file descriptors, memory);
+    /// the listener will not signal again for clients already waiting, so
+    /// the sweep retries.
+    accept_stalled: bool,
     conns: Slab<Connection>,
     shared: Arc<Shared>,
     read_buf: Box<[u8]>,
@@ -100,9 +107,10 @@ impl Worker {
     /// Accepts while the connection limit allows; past it, clients wait in
     /// the listen backlog until a connection closes.
     fn accept(&mut self, now: Instant) {
-        if self.shutdown_deadline.is_some() {
+        let Some(listener) = self.listener.as_ref() else {
             return;
-        }
+        };
+        self.accept_stalled = false;
         loop {
             // Reserve a slot first, so workers together never exceed the limit.
             if self.shared.active.fetch_add(1, Ordering::AcqRel)
@@ -111,14 +119,17 @@ impl Worker {
                 self.shared.active.fetch_sub(1, Ordering::AcqRel);
                 return;
             }
-            let (stream, peer) = match self.listener.accept() {
+            let (stream, peer) = match listener.accept() {
                 Ok(accepted) => accepted,
                 Err(e) => {
                     self.shared.active.fetch_sub(1, Ordering::AcqRel);
                     match e.kind() {
                         io::ErrorKind::WouldBlock => {}
                         io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted => continue,
-                        _ => warn!("accept failed: {e}"),
+                        _ => {
+                            warn!("accept failed: {e}; retrying on the next tick");
+                            self.accept_stalled = true;
+                        }
                     }
                     return;
                 }
@@ -169,6 +180,9 @@ impl Worker {
 
     /// Closes connections whose timeouts expired.
     fn sweep(&mut self, now: Instant) {
+        if self.accept_stalled {
+            self.accept(now);
+        }
         let config = &self.shared.config;
         let expired: Vec<(usize, Closed)> = self
             .conns
@@ -183,7 +197,9 @@ impl Worker {
     /// Stops accepting and lets connections finish what is in flight.
     fn begin_shutdown(&mut self, now: Instant) {
         self.shutdown_deadline = Some(now + self.shared.config.shutdown_grace);
-        let _ = self.poll.registry().deregister(&mut self.listener);
+        if let Some(mut listener) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
         let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
         for key in keys {
             self.drive(key, now);
