@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::config::Config;
 use crate::published::Published;
@@ -133,12 +133,35 @@ fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     Ok(socket.into())
 }
 
+/// Raises the soft limit on open files to the hard limit: each connection
+/// takes a descriptor (a slice in flight one more). Warns when even the
+/// hard limit is below `--max-connections` (accepts then fail with EMFILE
+/// and are retried as descriptors free up).
+fn raise_fd_limit(max_connections: u64) {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        limit.current = limit.maximum;
+        if let Err(e) = setrlimit(Resource::Nofile, limit) {
+            warn!("cannot raise the open files limit: {e}");
+        }
+    }
+    let current = getrlimit(Resource::Nofile).current;
+    let needed = max_connections.saturating_add(64);
+    if let Some(have) = current.filter(|&have| have < needed) {
+        warn!(
+            "open files limit is {have}; --max-connections {max_connections} needs about {needed}"
+        );
+    }
+}
+
 fn run(args: Args) -> Result<(), String> {
     let published = Published::new(&args.directory)
         .map_err(|e| format!("cannot serve directory {}: {e}", args.directory.display()))?;
     let addr = SocketAddr::new(args.address, args.port);
     let listener = listen(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
+    raise_fd_limit(args.max_connections);
     let shutdown = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&shutdown))
