@@ -1,34 +1,20 @@
 //! `hftp-server`: serves the regular files of one directory over HFTP.
 //!
-//! Event-driven: one mio event loop per worker thread, non-blocking
-//! sockets, a bounded output queue and at most one slice in flight per
-//! connection. Modules: `config` (settings), `published` (the directory and
-//! confinement), `connection` (one client's state machine), `output`
-//! (the bounded send queue), `transfer` (streaming slices), `worker` (the
-//! event loop).
+//! The command line over the `hftp_server` library: flags, logging,
+//! signals and the open-files limit live here; serving lives in the
+//! library (`src/lib.rs` lists its modules).
 
 #![warn(missing_docs)]
-
-mod config;
-mod connection;
-mod output;
-mod published;
-mod transfer;
-mod worker;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use tracing::{error, info, warn};
-
-use crate::config::Config;
-use crate::published::Published;
-use crate::worker::Shared;
+use hftp_server::{Server, ServerOptions};
+use tracing::warn;
 
 /// Serve the regular files of one directory over HFTP.
 #[derive(Debug, Parser)]
@@ -121,18 +107,6 @@ fn init_logging(args: &Args) {
         .init();
 }
 
-/// Binds the listening socket with a backlog deep enough for the clients
-/// that wait there while the connection limit is reached.
-fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
-    use socket2::{Domain, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
-    socket.set_reuse_address(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(4096)?;
-    socket.set_nonblocking(true)?;
-    Ok(socket.into())
-}
-
 /// Raises the soft limit on open files to the hard limit: each connection
 /// takes a descriptor (a slice in flight one more). Warns when even the
 /// hard limit is below `--max-connections` (accepts then fail with EMFILE
@@ -156,73 +130,27 @@ fn raise_fd_limit(max_connections: u64) {
 }
 
 fn run(args: Args) -> Result<(), String> {
-    let published = Published::new(&args.directory)
-        .map_err(|e| format!("cannot serve directory {}: {e}", args.directory.display()))?;
-    let addr = SocketAddr::new(args.address, args.port);
-    let listener = listen(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let server = Server::bind(ServerOptions {
+        address: SocketAddr::new(args.address, args.port),
+        directory: args.directory,
+        max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+        idle_timeout: Duration::from_secs_f64(args.idle_timeout),
+        request_timeout: Duration::from_secs_f64(args.request_timeout),
+        max_request_bytes: args.max_request_bytes,
+        threads: args.threads.map_or(0, |n| n as usize),
+        ..ServerOptions::default()
+    })
+    .map_err(|e| e.to_string())?;
     raise_fd_limit(args.max_connections);
-    let shutdown = Arc::new(AtomicBool::new(false));
+    let shutdown = server.shutdown_flag();
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&shutdown))
             .map_err(|e| format!("cannot install a signal handler: {e}"))?;
     }
-    let threads = args.threads.map(|n| n as usize).unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
-    let shared = Arc::new(Shared {
-        published,
-        config: Config {
-            max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
-            idle_timeout: Duration::from_secs_f64(args.idle_timeout),
-            request_timeout: Duration::from_secs_f64(args.request_timeout),
-            max_request_bytes: args.max_request_bytes,
-            shutdown_grace: Duration::from_secs(5),
-        },
-        active: AtomicUsize::new(0),
-        shutdown,
-    });
     println!(
-        "hftp-server: serving {} on {local}",
-        shared.published.root().display()
+        "hftp-server: serving {} on {}",
+        server.root().display(),
+        server.local_addr()
     );
-    info!(
-        "{threads} worker threads, at most {} connections",
-        shared.config.max_connections
-    );
-    let mut workers = Vec::with_capacity(threads);
-    for i in 0..threads {
-        let listener = listener
-            .try_clone()
-            .map_err(|e| format!("cannot share the listening socket: {e}"))?;
-        let shared = Arc::clone(&shared);
-        let handle = std::thread::Builder::new()
-            .name(format!("worker-{i}"))
-            .spawn(move || worker::run(listener, shared))
-            .map_err(|e| format!("cannot start worker thread: {e}"))?;
-        workers.push(handle);
-    }
-    // Only the workers' copies remain: once each has closed its copy at
-    // shutdown, the socket is closed and new clients are refused.
-    drop(listener);
-    let mut failed = None;
-    for handle in workers {
-        match handle.join() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => failed = Some(format!("worker failed: {e}")),
-            Err(_) => failed = Some("a worker thread panicked".to_owned()),
-        }
-    }
-    match failed {
-        Some(message) => {
-            error!("{message}");
-            Err(message)
-        }
-        None => {
-            info!("shut down");
-            Ok(())
-        }
-    }
+    server.run().map_err(|e| e.to_string())
 }

@@ -1,0 +1,267 @@
+//! The public face of the server: [`ServerOptions`], binding a [`Server`]
+//! to a directory and an address, and running it in the foreground or as
+//! a [`RunningServer`] in the background until shut down.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use thiserror::Error;
+use tracing::{error, info};
+
+use crate::config::Config;
+use crate::published::Published;
+use crate::worker::{self, Shared};
+
+/// Everything a server can be told: where to listen, what to serve, and
+/// the limits every connection is held to.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Address and port to listen on (port 0 picks a free one).
+    pub address: SocketAddr,
+    /// Directory whose regular files are served; created if missing.
+    pub directory: PathBuf,
+    /// Most clients served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// Close a connection with no progress in either direction for this long.
+    pub idle_timeout: Duration,
+    /// A request line must be complete this long after its first byte.
+    pub request_timeout: Duration,
+    /// Hard limit on a request line, in bytes; longer lines get 101.
+    pub max_request_bytes: usize,
+    /// Worker threads, each with its own event loop (0: one per core).
+    pub threads: usize,
+    /// How long a shutdown lets responses in flight finish.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerOptions {
+    /// The course's defaults: `0.0.0.0:19500`, directory `testdata`, and
+    /// the `hftp-server` command line's limits.
+    fn default() -> Self {
+        ServerOptions {
+            address: SocketAddr::from(([0, 0, 0, 0], 19500)),
+            directory: PathBuf::from("testdata"),
+            max_connections: 10_000,
+            idle_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(30),
+            max_request_bytes: hftp_proto::RequestDecoder::DEFAULT_MAX_LINE,
+            threads: 0,
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why a server could not start or stopped abnormally.
+#[derive(Debug, Error)]
+pub enum ServerError {
+    /// The directory cannot be created or opened.
+    #[error("cannot serve directory {}: {source}", path.display())]
+    Directory {
+        /// The directory asked for.
+        path: PathBuf,
+        /// What the system said.
+        source: io::Error,
+    },
+    /// The address cannot be bound (in use, no permission, not local).
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        /// The address asked for.
+        address: SocketAddr,
+        /// What the system said.
+        source: io::Error,
+    },
+    /// A worker thread could not start or failed.
+    #[error("worker failed: {0}")]
+    Worker(io::Error),
+    /// A worker thread panicked (a bug: please report it).
+    #[error("a worker thread panicked")]
+    Panicked,
+}
+
+/// A bound server, not yet serving: clients that connect now wait in the
+/// listen backlog until [`Server::run`] or [`Server::spawn`].
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    local: SocketAddr,
+    threads: usize,
+    shared: Arc<Shared>,
+}
+
+impl Server {
+    /// Opens (creating it if missing) the directory and binds the address.
+    pub fn bind(options: ServerOptions) -> Result<Server, ServerError> {
+        let published = Published::new(&options.directory).map_err(|source| {
+            ServerError::Directory {
+                path: options.directory.clone(),
+                source,
+            }
+        })?;
+        let listen_error = |source| ServerError::Listen {
+            address: options.address,
+            source,
+        };
+        let listener = listen(options.address).map_err(listen_error)?;
+        let local = listener.local_addr().map_err(listen_error)?;
+        let threads = match options.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let shared = Arc::new(Shared {
+            published,
+            config: Config {
+                max_connections: options.max_connections.max(1),
+                idle_timeout: options.idle_timeout,
+                request_timeout: options.request_timeout,
+                max_request_bytes: options.max_request_bytes,
+                shutdown_grace: options.shutdown_grace,
+            },
+            active: AtomicUsize::new(0),
+            shutdown: Arc::new(AtomicBool::new(false)),
+        });
+        Ok(Server {
+            listener,
+            local,
+            threads,
+            shared,
+        })
+    }
+
+    /// The address clients connect to (with the port actually bound).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// The served directory, as an absolute path.
+    pub fn root(&self) -> &Path {
+        self.shared.published.root()
+    }
+
+    /// Worker threads the server runs.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// The flag that shuts the server down when set: stop accepting, let
+    /// responses in flight finish within the grace period, then return.
+    /// Hand it to a signal handler (e.g. `signal_hook::flag::register`).
+    pub fn shutdown_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.shared.shutdown)
+    }
+
+    /// Serves on this thread until the shutdown flag is set.
+    pub fn run(self) -> Result<(), ServerError> {
+        info!(
+            "{} worker threads, at most {} connections",
+            self.threads, self.shared.config.max_connections
+        );
+        let mut workers = Vec::with_capacity(self.threads);
+        for i in 0..self.threads {
+            let started = self.listener.try_clone().and_then(|listener| {
+                let shared = Arc::clone(&self.shared);
+                std::thread::Builder::new()
+                    .name(format!("worker-{i}"))
+                    .spawn(move || worker::run(listener, shared))
+            });
+            match started {
+                Ok(handle) => workers.push(handle),
+                Err(e) => {
+                    // Stop the workers already started before failing.
+                    self.shared.shutdown.store(true, Ordering::SeqCst);
+                    drop(self.listener);
+                    join_all(workers).ok();
+                    return Err(ServerError::Worker(e));
+                }
+            }
+        }
+        // Only the workers' copies remain: once each has closed its copy
+        // at shutdown, the socket is closed and new clients are refused.
+        drop(self.listener);
+        let result = join_all(workers);
+        match &result {
+            Ok(()) => info!("shut down"),
+            Err(e) => error!("{e}"),
+        }
+        result
+    }
+
+    /// Serves on a background thread; the returned handle shuts the
+    /// server down when dropped or on [`RunningServer::shutdown`].
+    pub fn spawn(self) -> Result<RunningServer, ServerError> {
+        let local = self.local;
+        let flag = self.shutdown_flag();
+        let thread = std::thread::Builder::new()
+            .name("hftp-server".into())
+            .spawn(move || self.run())
+            .map_err(ServerError::Worker)?;
+        Ok(RunningServer {
+            local,
+            flag,
+            thread: Some(thread),
+        })
+    }
+}
+
+/// A server serving in the background (see [`Server::spawn`]).
+#[derive(Debug)]
+pub struct RunningServer {
+    local: SocketAddr,
+    flag: Arc<AtomicBool>,
+    thread: Option<JoinHandle<Result<(), ServerError>>>,
+}
+
+impl RunningServer {
+    /// The address clients connect to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Stops accepting, lets responses in flight finish within the grace
+    /// period, and waits for the workers to end.
+    pub fn shutdown(mut self) -> Result<(), ServerError> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Result<(), ServerError> {
+        self.flag.store(true, Ordering::SeqCst);
+        match self.thread.take() {
+            Some(thread) => thread.join().map_err(|_| ServerError::Panicked)?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
+fn join_all(workers: Vec<JoinHandle<io::Result<()>>>) -> Result<(), ServerError> {
+    let mut result = Ok(());
+    for handle in workers {
+        match handle.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => result = Err(ServerError::Worker(e)),
+            Err(_) => result = Err(ServerError::Panicked),
+        }
+    }
+    result
+}
+
+/// Binds the listening socket with a backlog deep enough for the clients
+/// that wait there while the connection limit is reached.
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(4096)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
