@@ -2,7 +2,7 @@
 //! decoded with `hftp-proto`'s `ResponseDecoder`.
 
 use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use hftp_proto::{Event, Expect, FileName, Request, ResponseDecoder, Slice};
@@ -17,7 +17,7 @@ const BUF: usize = 64 * 1024;
 /// ```no_run
 /// use hftp_client::Client;
 ///
-/// let mut client = Client::connect("127.0.0.1:19500", None)?;
+/// let mut client = Client::connect("127.0.0.1:19500")?;
 /// for name in client.list()? {
 ///     println!("{name}: {} bytes", client.metadata(&name)?);
 /// }
@@ -34,6 +34,52 @@ pub struct Client<S = TcpStream> {
     start: usize,
     end: usize,
     data: Box<[u8]>,
+    /// Where and how to open more connections to the same server (for
+    /// parallel downloads); `None` for clients over other streams.
+    pub(crate) peer: Option<(SocketAddr, Timeouts)>,
+}
+
+/// How long the client waits to connect, and for each read and write;
+/// `None` waits forever.
+///
+/// ```
+/// use std::time::Duration;
+/// use hftp_client::Timeouts;
+///
+/// let patient = Timeouts::uniform(Some(Duration::from_secs(300)));
+/// assert_eq!(patient.read, Some(Duration::from_secs(300)));
+/// assert_eq!(Timeouts::default().connect, Some(Duration::from_secs(10)));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Bound on establishing the TCP connection.
+    pub connect: Option<Duration>,
+    /// Bound on each read (a server silent this long is an error).
+    pub read: Option<Duration>,
+    /// Bound on each write (a server not reading this long is an error).
+    pub write: Option<Duration>,
+}
+
+impl Timeouts {
+    /// The same bound for connecting, reading and writing.
+    pub fn uniform(timeout: Option<Duration>) -> Self {
+        Timeouts {
+            connect: timeout,
+            read: timeout,
+            write: timeout,
+        }
+    }
+}
+
+impl Default for Timeouts {
+    /// 10 seconds to connect, 30 seconds for each read and write.
+    fn default() -> Self {
+        Timeouts {
+            connect: Some(Duration::from_secs(10)),
+            read: Some(Duration::from_secs(30)),
+            write: Some(Duration::from_secs(30)),
+        }
+    }
 }
 
 /// A response event with its text owned.
@@ -46,30 +92,49 @@ enum Owned {
 }
 
 impl Client<TcpStream> {
-    /// Connects to `addr`; `timeout` bounds the connect and every read and
-    /// write (`None`: wait forever).
-    pub fn connect(addr: impl ToSocketAddrs, timeout: Option<Duration>) -> Result<Self, Error> {
+    /// Connects to `addr` with the default [`Timeouts`].
+    pub fn connect(addr: impl ToSocketAddrs) -> Result<Self, Error> {
+        Client::connect_with(addr, Timeouts::default())
+    }
+
+    /// Connects to `addr` (each address it resolves to in turn), bounding
+    /// the connect and every later read and write by `timeouts`.
+    pub fn connect_with(addr: impl ToSocketAddrs, timeouts: Timeouts) -> Result<Self, Error> {
         let mut last = io::Error::new(
             io::ErrorKind::InvalidInput,
             "the address resolved to nothing",
         );
         for addr in addr.to_socket_addrs()? {
-            let stream = match timeout {
-                Some(t) => TcpStream::connect_timeout(&addr, t),
-                None => TcpStream::connect(addr),
-            };
-            match stream {
+            match open(addr, timeouts) {
                 Ok(stream) => {
-                    stream.set_read_timeout(timeout)?;
-                    stream.set_write_timeout(timeout)?;
-                    stream.set_nodelay(true)?;
-                    return Ok(Client::new(stream));
+                    let mut client = Client::new(stream);
+                    client.peer = Some((addr, timeouts));
+                    return Ok(client);
                 }
                 Err(e) => last = e,
             }
         }
         Err(Error::Io(last))
     }
+}
+
+/// One TCP connection with the timeouts applied.
+fn open(addr: SocketAddr, timeouts: Timeouts) -> io::Result<TcpStream> {
+    let stream = match timeouts.connect {
+        Some(t) => TcpStream::connect_timeout(&addr, t)?,
+        None => TcpStream::connect(addr)?,
+    };
+    stream.set_read_timeout(timeouts.read)?;
+    stream.set_write_timeout(timeouts.write)?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// Another connection to the server `peer` describes (parallel downloads).
+pub(crate) fn reconnect(peer: (SocketAddr, Timeouts)) -> Result<Client<TcpStream>, Error> {
+    let mut client = Client::new(open(peer.0, peer.1)?);
+    client.peer = Some(peer);
+    Ok(client)
 }
 
 impl<S: Read + Write> Client<S> {
@@ -82,6 +147,7 @@ impl<S: Read + Write> Client<S> {
             start: 0,
             end: 0,
             data: vec![0; BUF].into_boxed_slice(),
+            peer: None,
         }
     }
 

@@ -26,6 +26,10 @@ pub enum Error {
     /// The server sent something that is not HFTP.
     #[error("the server broke the protocol: {0}")]
     Protocol(#[from] ResponseError),
+    /// A download cannot go on from what an earlier attempt left, or the
+    /// file changed on the server while it was downloaded.
+    #[error("{0}")]
+    Resume(String),
     /// The file name cannot be sent in a request.
     #[error("invalid file name: {0}")]
     InvalidName(#[from] FileNameError),

@@ -7,7 +7,9 @@
 #![warn(missing_docs)]
 
 mod client;
+mod download;
 mod error;
 
-pub use client::Client;
+pub use client::{Client, Timeouts};
+pub use download::{part_path, DownloadOptions, Downloaded, Progress};
 pub use error::Error;

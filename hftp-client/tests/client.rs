@@ -6,7 +6,7 @@ use std::net::{TcpListener, TcpStream};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use hftp_client::{Client, Error};
+use hftp_client::{Client, Error, Timeouts};
 use hftp_proto::ResponseError;
 
 /// A server that reads `requests` request lines, answering each with the
@@ -34,7 +34,11 @@ fn scripted(answers: Vec<Vec<u8>>) -> (u16, JoinHandle<Vec<String>>) {
 }
 
 fn connect(port: u16) -> Client<TcpStream> {
-    Client::connect(("127.0.0.1", port), Some(Duration::from_secs(5))).unwrap()
+    Client::connect_with(
+        ("127.0.0.1", port),
+        Timeouts::uniform(Some(Duration::from_secs(5))),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -115,7 +119,11 @@ fn garbage_is_a_protocol_error() {
 fn a_stalled_server_times_out() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let mut c = Client::connect(("127.0.0.1", port), Some(Duration::from_millis(200))).unwrap();
+    let mut c = Client::connect_with(
+        ("127.0.0.1", port),
+        Timeouts::uniform(Some(Duration::from_millis(200))),
+    )
+    .unwrap();
     let started = std::time::Instant::now();
     assert!(matches!(c.list(), Err(Error::Io(_))));
     assert!(started.elapsed() < Duration::from_secs(5));

@@ -6,10 +6,14 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use hftp_client::{Client, Error};
+use hftp_client::{Client, Error, Timeouts};
 
 fn client(server: &Server) -> Client {
-    Client::connect(server.addr, Some(Duration::from_secs(20))).unwrap()
+    Client::connect_with(
+        server.addr,
+        Timeouts::uniform(Some(Duration::from_secs(20))),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -101,7 +105,9 @@ fn many_client_library_sessions_in_parallel() {
         .map(|i| {
             let (addr, data) = (server.addr, data.clone());
             std::thread::spawn(move || {
-                let mut c = Client::connect(addr, Some(Duration::from_secs(20))).unwrap();
+                let mut c =
+                    Client::connect_with(addr, Timeouts::uniform(Some(Duration::from_secs(20))))
+                        .unwrap();
                 for round in 0..5u64 {
                     let offset = (i * 997 + round * 31) % 100_000;
                     let mut got = Vec::new();
