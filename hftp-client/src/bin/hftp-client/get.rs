@@ -1,0 +1,194 @@
+//! `get FILE... [-o OUT | -O DIR] [-c] [-j N] [--raw] [--chunk SIZE]
+//! [--all]`: downloads through the library's `Client::download`, which
+//! writes `NAME.part` and renames it once complete; progress as
+//! `progress` shows it.
+
+use std::fs;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+
+use hftp_client::{Client, DownloadOptions, Error};
+use hftp_proto::FileName;
+
+use crate::args::{GetArgs, Global};
+use crate::connect;
+use crate::fail::{self, Failure, Worst, FAILED};
+use crate::progress::Reporter;
+
+/// Chunks are never cut smaller than this to spread a file over `-j`
+/// connections.
+const MIN_SPLIT: u64 = 256 << 10;
+
+/// Runs `get`. A file the server refuses is reported and skipped (exit 2
+/// at the end); after a connection failure the next file gets a fresh
+/// connection (exit 3 at the end). `client` may be replaced by such a
+/// fresh connection.
+pub fn run(client: &mut Client<TcpStream>, global: &Global, args: &GetArgs) -> Result<(), Failure> {
+    check(args)?;
+    let mut worst = Worst::default();
+    let names = match args.all {
+        true => listed(client, &mut worst)?,
+        false => args.files.clone(),
+    };
+    if names.is_empty() && !global.quiet {
+        fail::eprint_line("get --all: the server lists no files");
+    }
+    if let Some(dir) = &args.output_dir {
+        fs::create_dir_all(dir)
+            .map_err(|e| Failure::io(format!("get: cannot create {}", dir.display()), &e))?;
+    }
+
+    // Sizes first, for the total bar; refusals (202) are reported here.
+    let mut files = Vec::with_capacity(names.len());
+    for name in names {
+        match client.metadata(&name) {
+            Ok(size) => files.push((name, size)),
+            Err(e) => {
+                let failure = Failure::from_error(format!("get {name}"), &e);
+                if failure.code() == FAILED {
+                    return Err(failure);
+                }
+                worst.report(&failure);
+            }
+        }
+    }
+
+    let reporter = Reporter::new(global.quiet, files.len(), files.iter().map(|f| f.1).sum());
+    let mut bytes = 0;
+    for (name, size) in &files {
+        let dest = destination(args, name);
+        let options = DownloadOptions {
+            resume: args.resume,
+            connections: usize::from(args.connections),
+            chunk_size: chunk_size(args, *size),
+            raw: args.raw,
+            fsync: args.fsync,
+        };
+        let progress = reporter.file(name, *size);
+        match client.download(name, &dest, &options, &|p| progress.update(p)) {
+            Ok(downloaded) => {
+                bytes += downloaded.size;
+                progress.done(&dest, &downloaded);
+            }
+            Err(e) => {
+                progress.failed();
+                let failure = Failure::from_error(format!("get {name}"), &e);
+                reporter.error(&failure);
+                worst.note(failure.code());
+                // The connection may be stuck in the middle of a response.
+                if !matches!(e, Error::Server { .. } | Error::Resume(_)) {
+                    match connect::client(global) {
+                        Ok(fresh) => *client = fresh,
+                        Err(failure) => {
+                            reporter.error(&failure);
+                            worst.note(failure.code());
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    reporter.finish(bytes);
+    worst.result()
+}
+
+/// What clap cannot check: `-o` takes one file, and is not `-`.
+pub fn check(args: &GetArgs) -> Result<(), Failure> {
+    if args.output.as_deref() == Some(Path::new("-")) {
+        return Err(Failure::usage(
+            "get: -o - would write a file named '-'; use `cat FILE` for standard output",
+        ));
+    }
+    if args.output.is_some() && args.files.len() != 1 {
+        return Err(Failure::usage(
+            "get: -o/--output takes exactly one FILE; use -O/--output-dir for several",
+        ));
+    }
+    Ok(())
+}
+
+/// `--all`: the names the server lists, each checked before it becomes a
+/// local path (a hostile listing could hold `../x`).
+fn listed(client: &mut Client<TcpStream>, worst: &mut Worst) -> Result<Vec<String>, Failure> {
+    let names = client
+        .list()
+        .map_err(|e| Failure::from_error("get --all", &e))?;
+    let mut valid = Vec::with_capacity(names.len());
+    for name in names {
+        match FileName::new(&name) {
+            Ok(_) => valid.push(name),
+            Err(e) => worst.report(&Failure::new(
+                FAILED,
+                format!("get --all: skipping {name:?}, which the server listed: {e}"),
+            )),
+        }
+    }
+    Ok(valid)
+}
+
+/// Where `name` goes: `-o` (inside it when it is a directory), `-O DIR`,
+/// or the current directory.
+fn destination(args: &GetArgs, name: &str) -> PathBuf {
+    match (&args.output, &args.output_dir) {
+        (Some(out), _) if out.is_dir() => out.join(name),
+        (Some(out), _) => out.clone(),
+        (None, Some(dir)) => dir.join(name),
+        (None, None) => PathBuf::from(name),
+    }
+}
+
+/// `--chunk` when given; otherwise 16 MiB, cut down so that `-j N`
+/// connections all get a share of the file (never below 256 KiB).
+fn chunk_size(args: &GetArgs, size: u64) -> u64 {
+    if let Some(chunk) = args.chunk {
+        return chunk;
+    }
+    let default = DownloadOptions::default().chunk_size;
+    let connections = u64::from(args.connections);
+    match connections > 1 {
+        true => size.div_ceil(connections).clamp(MIN_SPLIT, default),
+        false => default,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::args::{Cli, Command};
+
+    fn get_args(line: &[&str]) -> GetArgs {
+        let cli = Cli::try_parse_from([&["hftp-client", "get"], line].concat()).unwrap();
+        match cli.command {
+            Command::Get(args) => args,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn chunks_spread_over_connections() {
+        assert_eq!(chunk_size(&get_args(&["f"]), 1 << 30), 16 << 20);
+        assert_eq!(chunk_size(&get_args(&["f", "-j", "4"]), 1 << 30), 16 << 20);
+        assert_eq!(chunk_size(&get_args(&["f", "-j", "4"]), 8 << 20), 2 << 20);
+        assert_eq!(chunk_size(&get_args(&["f", "-j", "4"]), 10), MIN_SPLIT);
+        assert_eq!(
+            chunk_size(&get_args(&["f", "-j", "4", "--chunk", "1K"]), 8 << 20),
+            1024
+        );
+    }
+
+    #[test]
+    fn destinations() {
+        assert_eq!(destination(&get_args(&["a"]), "a"), PathBuf::from("a"));
+        assert_eq!(
+            destination(&get_args(&["a", "-o", "b"]), "a"),
+            PathBuf::from("b")
+        );
+        assert_eq!(
+            destination(&get_args(&["a", "-O", "d"]), "a"),
+            PathBuf::from("d/a")
+        );
+    }
+}

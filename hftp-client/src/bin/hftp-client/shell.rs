@@ -1,0 +1,342 @@
+//! `shell`: an interactive session on one connection. Lists the files on
+//! connect, then reads commands (`ls`, `stat`, `get`, `cat`, `help`,
+//! `quit`) with rustyline — history in `~/.hftp_history`, tab completion
+//! of commands and file names — or, when standard input is not a
+//! terminal, line by line without prompts, so that it can be scripted.
+
+use std::cell::RefCell;
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use clap::{CommandFactory, Parser};
+use hftp_client::Client;
+use rustyline::completion::{Completer, Pair};
+use rustyline::error::ReadlineError;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
+use rustyline::history::DefaultHistory;
+use rustyline::validate::Validator;
+use rustyline::{CompletionType, Config, Context, Editor, Helper};
+
+use crate::args::{Global, ShellCommand, ShellLine};
+use crate::fail::{self, Failure, Worst, FAILED};
+use crate::stdout::Stdout;
+use crate::{cat, connect, get, ls, stat};
+
+/// Commands that take file names, for completion.
+const FILE_COMMANDS: [&str; 3] = ["stat", "get", "cat"];
+
+/// Runs the session. Exit status: the worst of the failed commands (0 if
+/// none failed), so that a script piped in can be checked.
+pub fn run(global: &Global) -> Result<(), Failure> {
+    let names = Rc::new(RefCell::new(Vec::new()));
+    let mut input = Input::new(Rc::clone(&names));
+    let mut client = connect::client(global)?;
+    let listed = client
+        .list()
+        .map_err(|e| Failure::from_error("shell: ls", &e))?;
+    if input.interactive() && !global.quiet {
+        greet(&format!(
+            "connected to {}: {} file{}; type help for the commands",
+            connect::address(global),
+            listed.len(),
+            if listed.len() == 1 { "" } else { "s" }
+        ));
+    }
+    print_names(&listed)?;
+    *names.borrow_mut() = listed;
+
+    let mut client = Some(client);
+    let mut worst = Worst::default();
+    while let Some(line) = input.read() {
+        let line = line.map_err(|e| Failure::io("shell: reading commands", &e))?;
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words.is_empty() || words[0].starts_with('#') {
+            continue;
+        }
+        let command = match ShellLine::try_parse_from(&words) {
+            Ok(parsed) => parsed.command,
+            Err(e) if !e.use_stderr() => {
+                let _ = e.print();
+                continue;
+            }
+            Err(e) => {
+                let failure = Failure::usage(fail::clap_line(&e, "help"));
+                worst.report(&failure);
+                continue;
+            }
+        };
+        if matches!(command, ShellCommand::Quit) {
+            break;
+        }
+        if matches!(command, ShellCommand::Help) {
+            help()?;
+            continue;
+        }
+        // Reconnect after a connection failure.
+        let session = match &mut client {
+            Some(session) => session,
+            None => match connect::client(global) {
+                Ok(fresh) => client.insert(fresh),
+                Err(failure) => {
+                    worst.report(&failure);
+                    continue;
+                }
+            },
+        };
+        let result = execute(session, global, &command, &names);
+        if let Err(failure) = result {
+            if failure.code() == 0 {
+                // Standard output was closed: nobody is listening.
+                break;
+            }
+            worst.report(&failure);
+            if failure.code() == FAILED {
+                client = None;
+            }
+        }
+    }
+    input.save_history();
+    if let Some(client) = client {
+        let _ = client.quit();
+    }
+    worst.result()
+}
+
+/// Runs one command on the connection.
+fn execute(
+    client: &mut Client<TcpStream>,
+    global: &Global,
+    command: &ShellCommand,
+    names: &RefCell<Vec<String>>,
+) -> Result<(), Failure> {
+    match command {
+        ShellCommand::Ls(args) => {
+            let listed = client.list().map_err(|e| Failure::from_error("ls", &e))?;
+            *names.borrow_mut() = listed.clone();
+            ls::print(client, listed, args)
+        }
+        ShellCommand::Stat(args) => stat::run(client, args),
+        ShellCommand::Get(args) => get::run(client, global, args),
+        ShellCommand::Cat(args) => {
+            cat::run(client, args)?;
+            // Keep the prompt on its own line after text without one.
+            if io::stdout().is_terminal() {
+                let _ = writeln!(io::stdout());
+            }
+            Ok(())
+        }
+        ShellCommand::Help | ShellCommand::Quit => Ok(()),
+    }
+}
+
+fn print_names(names: &[String]) -> Result<(), Failure> {
+    let mut out = Stdout::new();
+    for name in names {
+        writeln!(out, "{name}").map_err(|e| Failure::io("shell", &e))?;
+    }
+    out.flush().map_err(|e| Failure::io("shell", &e))
+}
+
+/// `help`: each command and what it does.
+fn help() -> Result<(), Failure> {
+    let mut out = Stdout::new();
+    let line = ShellLine::command();
+    let commands: Vec<_> = line.get_subcommands().collect();
+    let width = commands
+        .iter()
+        .map(|c| c.get_name().len())
+        .max()
+        .unwrap_or(0);
+    for command in commands {
+        let about = command
+            .get_about()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        writeln!(out, "  {:width$}  {about}", command.get_name())
+            .map_err(|e| Failure::io("help", &e))?;
+    }
+    writeln!(out, "Each command takes --help, e.g. `get --help`.")
+        .map_err(|e| Failure::io("help", &e))?;
+    out.flush().map_err(|e| Failure::io("help", &e))
+}
+
+/// A line for the person at the terminal (not an error: no prefix).
+fn greet(line: &str) {
+    let _ = writeln!(io::stderr(), "{line}");
+}
+
+/// Where commands come from.
+enum Input {
+    /// A terminal: line editing, history, completion.
+    Editor(Box<Editor<ShellHelper, DefaultHistory>>),
+    /// A pipe or a file: plain lines.
+    Lines(io::StdinLock<'static>),
+}
+
+impl Input {
+    fn new(names: Rc<RefCell<Vec<String>>>) -> Self {
+        if !io::stdin().is_terminal() {
+            return Input::Lines(io::stdin().lock());
+        }
+        let config = Config::builder()
+            .auto_add_history(true)
+            .completion_type(CompletionType::List)
+            .max_history_size(1000)
+            .map(|builder| builder.build())
+            .unwrap_or_default();
+        match Editor::with_config(config) {
+            Ok(mut editor) => {
+                editor.set_helper(Some(ShellHelper { names }));
+                if let Some(path) = history_path() {
+                    let _ = editor.load_history(&path);
+                }
+                Input::Editor(Box::new(editor))
+            }
+            // A terminal rustyline cannot drive: plain lines still work.
+            Err(_) => Input::Lines(io::stdin().lock()),
+        }
+    }
+
+    fn interactive(&self) -> bool {
+        matches!(self, Input::Editor(_))
+    }
+
+    /// The next command line; `None` at the end of input.
+    fn read(&mut self) -> Option<io::Result<String>> {
+        match self {
+            Input::Lines(stdin) => {
+                let mut line = String::new();
+                match stdin.read_line(&mut line) {
+                    Ok(0) => None,
+                    Ok(_) => Some(Ok(line)),
+                    Err(e) => Some(Err(e)),
+                }
+            }
+            Input::Editor(editor) => loop {
+                match editor.readline("hftp> ") {
+                    Ok(line) => return Some(Ok(line)),
+                    // Ctrl-C abandons the line, as in a shell.
+                    Err(ReadlineError::Interrupted) => continue,
+                    Err(ReadlineError::Eof) => return None,
+                    Err(ReadlineError::Io(e)) => return Some(Err(e)),
+                    Err(e) => return Some(Err(io::Error::other(e))),
+                }
+            },
+        }
+    }
+
+    fn save_history(&mut self) {
+        if let (Input::Editor(editor), Some(path)) = (self, history_path()) {
+            let _ = editor.save_history(&path);
+        }
+    }
+}
+
+/// `$HOME/.hftp_history`.
+fn history_path() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|home| !home.is_empty())
+        .map(|home| PathBuf::from(home).join(".hftp_history"))
+}
+
+/// Tab completion: command names first, then file names after `stat`,
+/// `get` and `cat`.
+struct ShellHelper {
+    names: Rc<RefCell<Vec<String>>>,
+}
+
+impl ShellHelper {
+    fn candidates(&self, line: &str) -> (usize, Vec<String>) {
+        let start = line.rfind(char::is_whitespace).map_or(0, |i| i + 1);
+        let word = &line[start..];
+        let first = line.split_whitespace().next().unwrap_or_default();
+        let found = if line[..start].trim().is_empty() {
+            ShellLine::command()
+                .get_subcommands()
+                .flat_map(|c| {
+                    std::iter::once(c.get_name().to_owned())
+                        .chain(c.get_all_aliases().map(str::to_owned))
+                })
+                .filter(|name| name.starts_with(word))
+                .collect()
+        } else if FILE_COMMANDS.contains(&first) && !word.starts_with('-') {
+            self.names
+                .borrow()
+                .iter()
+                .filter(|name| name.starts_with(word))
+                .cloned()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        (start, found)
+    }
+}
+
+impl Completer for ShellHelper {
+    type Candidate = Pair;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let (start, found) = self.candidates(&line[..pos]);
+        let pairs = found
+            .into_iter()
+            .map(|name| Pair {
+                display: name.clone(),
+                replacement: format!("{name} "),
+            })
+            .collect();
+        Ok((start, pairs))
+    }
+}
+
+impl Hinter for ShellHelper {
+    type Hint = String;
+}
+
+impl Highlighter for ShellHelper {}
+
+impl Validator for ShellHelper {}
+
+impl Helper for ShellHelper {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn helper() -> ShellHelper {
+        let names = vec![
+            "notes.txt".to_owned(),
+            "photo.jpg".to_owned(),
+            "nuts".to_owned(),
+        ];
+        ShellHelper {
+            names: Rc::new(RefCell::new(names)),
+        }
+    }
+
+    #[test]
+    fn completes_commands_then_files() {
+        let h = helper();
+        assert_eq!(h.candidates("g"), (0, vec!["get".to_owned()]));
+        assert_eq!(h.candidates("  st"), (2, vec!["stat".to_owned()]));
+        assert_eq!(h.candidates("e"), (0, vec!["exit".to_owned()]));
+        assert_eq!(
+            h.candidates("get n"),
+            (4, vec!["notes.txt".to_owned(), "nuts".to_owned()])
+        );
+        assert_eq!(
+            h.candidates("get notes.txt p"),
+            (14, vec!["photo.jpg".to_owned()])
+        );
+        assert_eq!(h.candidates("get -"), (4, vec![]));
+        assert_eq!(h.candidates("ls n"), (3, vec![]));
+    }
+}
