@@ -10,7 +10,7 @@ use hftp_proto::{Event, Expect, FileName, Request, ResponseDecoder, Slice};
 use crate::Error;
 
 /// Bytes read from the socket at a time, and the size of the slice buffer.
-const BUF: usize = 64 * 1024;
+const BUF: usize = 256 * 1024;
 
 /// A blocking HFTP client over any byte stream (a `TcpStream` by default).
 ///

@@ -161,6 +161,9 @@ impl Connection {
                 > 0;
         }
         progress |= self.advance_transfer(ctx)?;
+        if self.reply.transfer.is_none() {
+            self.reply.out.release();
+        }
         match &self.reply.state {
             State::Open if ctx.shutting_down => {
                 if self.idle_output() {

@@ -59,14 +59,21 @@ impl Output {
         if self.sent == self.buf.len() {
             self.sent = 0;
             self.buf.clear();
-            if self.buf.capacity() > KEEP_CAPACITY {
-                self.buf = Vec::new();
-            }
         }
         Ok(total)
     }
 
     /// Bytes of memory held.
+    /// Releases the capacity beyond a few KiB once everything is sent.
+    /// Called when no slice is in flight: an idle connection costs little
+    /// memory, while a slice reuses one buffer instead of allocating and
+    /// freeing (and page-faulting) one per chunk.
+    pub fn release(&mut self) {
+        if self.is_empty() && self.buf.capacity() > KEEP_CAPACITY {
+            self.buf = Vec::new();
+        }
+    }
+
     #[cfg(test)]
     pub fn capacity(&self) -> usize {
         self.buf.capacity()
@@ -113,6 +120,9 @@ mod tests {
         w.room = usize::MAX;
         assert_eq!(out.write_to(&mut w).unwrap(), HIGH_WATER - 1000);
         assert!(out.is_empty());
+        // Kept for the next chunk of a slice, released when idle.
+        assert!(out.capacity() >= HIGH_WATER);
+        out.release();
         assert_eq!(out.capacity(), 0);
         assert_eq!(w.got.len(), HIGH_WATER);
     }
