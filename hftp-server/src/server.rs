@@ -96,12 +96,11 @@ pub struct Server {
 impl Server {
     /// Opens (creating it if missing) the directory and binds the address.
     pub fn bind(options: ServerOptions) -> Result<Server, ServerError> {
-        let published = Published::new(&options.directory).map_err(|source| {
-            ServerError::Directory {
+        let published =
+            Published::new(&options.directory).map_err(|source| ServerError::Directory {
                 path: options.directory.clone(),
                 source,
-            }
-        })?;
+            })?;
         let listen_error = |source| ServerError::Listen {
             address: options.address,
             source,
