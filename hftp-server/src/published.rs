@@ -80,15 +80,40 @@ impl Published {
 
     /// Opens a published file for reading; returns it with its size.
     ///
-    /// The file is opened first and checked afterwards through its open
-    /// descriptor, so swapping a symlink in between cannot make the server
-    /// read something else. The open does not block on FIFOs.
+    /// The common case costs one `openat2`, one `fstat`: a path without
+    /// any symlink (`RESOLVE_NO_SYMLINKS`) under the canonical root, with
+    /// a name that holds no `/`, is inside the directory. A symlink
+    /// anywhere on the way (a published link, or the directory itself
+    /// swapped for one) takes the careful path: open, then check where
+    /// the open descriptor really is, so swapping a symlink in between
+    /// cannot make the server read something else. Opening never blocks
+    /// on FIFOs.
     pub fn open(&self, name: FileName<'_>) -> Result<(File, u64), Lookup> {
+        use rustix::fs::{openat2, Mode, OFlags, ResolveFlags, CWD};
         let path = self.root.join(name.as_str());
+        let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let file = match openat2(CWD, &path, flags, Mode::empty(), ResolveFlags::NO_SYMLINKS) {
+            Ok(fd) => File::from(fd),
+            // A symlink on the way, or a kernel without openat2 (< 5.6).
+            Err(rustix::io::Errno::LOOP | rustix::io::Errno::NOSYS) => {
+                return self.open_following(&path)
+            }
+            Err(e) => return Err(classify_open_error(e.into())),
+        };
+        let meta = file.metadata().map_err(Lookup::Io)?;
+        if !meta.is_file() {
+            return Err(Lookup::NotFound);
+        }
+        Ok((file, meta.len()))
+    }
+
+    /// The careful path of [`Published::open`]: follow symlinks, then
+    /// check where the descriptor landed.
+    fn open_following(&self, path: &Path) -> Result<(File, u64), Lookup> {
         let file = match OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NONBLOCK)
-            .open(&path)
+            .open(path)
         {
             Ok(f) => f,
             Err(e) => return Err(classify_open_error(e)),
@@ -97,7 +122,7 @@ impl Published {
         if !meta.is_file() {
             return Err(Lookup::NotFound);
         }
-        if !self.descriptor_inside(&file, &path) {
+        if !self.descriptor_inside(&file, path) {
             return Err(Lookup::NotFound);
         }
         Ok((file, meta.len()))
@@ -150,5 +175,28 @@ mod tests {
                 "{missing}"
             );
         }
+    }
+
+    #[test]
+    fn a_directory_swapped_for_a_symlink_does_not_leak() {
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("secret"), b"s").unwrap();
+        let parent = tempfile::tempdir().unwrap();
+        let root = parent.path().join("pub");
+        fs::create_dir(&root).unwrap();
+        fs::write(root.join("a"), b"a").unwrap();
+        let p = Published::new(&root).unwrap();
+        let name = |s| FileName::new(s).unwrap();
+        assert_eq!(p.open(name("a")).unwrap().1, 1);
+        // Deleted and made again (the course's suite does this between
+        // tests): still served, by path.
+        fs::remove_dir_all(&root).unwrap();
+        fs::create_dir(&root).unwrap();
+        fs::write(root.join("a"), b"aa").unwrap();
+        assert_eq!(p.open(name("a")).unwrap().1, 2);
+        // Swapped for a symlink to elsewhere: nothing there is served.
+        fs::remove_dir_all(&root).unwrap();
+        std::os::unix::fs::symlink(outside.path(), &root).unwrap();
+        assert!(matches!(p.open(name("secret")), Err(Lookup::NotFound)));
     }
 }

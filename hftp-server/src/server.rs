@@ -121,6 +121,7 @@ impl Server {
                 shutdown_grace: options.shutdown_grace,
             },
             active: AtomicUsize::new(0),
+            workers: threads,
             shutdown: Arc::new(AtomicBool::new(false)),
         });
         Ok(Server {

@@ -31,6 +31,8 @@ pub struct Shared {
     pub config: Config,
     /// Connections open across all workers.
     pub active: AtomicUsize,
+    /// How many workers share the listener.
+    pub workers: usize,
     /// Set by SIGINT/SIGTERM.
     pub shutdown: Arc<AtomicBool>,
 }
@@ -92,9 +94,9 @@ struct Worker {
     /// `None` once shutdown has begun: the socket is closed, so new
     /// clients are refused.
     listener: Option<TcpListener>,
-    /// An accept failed for lack of resources (file descriptors, memory);
-    /// the listener will not signal again for clients already waiting, so
-    /// the sweep retries.
+    /// An accept failed for lack of resources (file descriptors, memory),
+    /// or was left to a worker with fewer connections; the listener will
+    /// not signal again for clients already waiting, so the sweep retries.
     accept_stalled: bool,
     conns: Slab<Connection>,
     shared: Arc<Shared>,
@@ -112,6 +114,17 @@ impl Worker {
         };
         self.accept_stalled = false;
         loop {
+            // Take a client only while this worker holds no more than its
+            // share of all connections: every worker is told of every new
+            // client, and the first to wake would otherwise take them all.
+            // One at or under its share always exists, and a worker that
+            // closes a connection accepts again, so nobody is left waiting;
+            // the sweep retries too.
+            if self.conns.len() * self.shared.workers > self.shared.active.load(Ordering::Acquire)
+            {
+                self.accept_stalled = true;
+                return;
+            }
             // Reserve a slot first, so workers together never exceed the limit.
             if self.shared.active.fetch_add(1, Ordering::AcqRel)
                 >= self.shared.config.max_connections
