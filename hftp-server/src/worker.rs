@@ -120,8 +120,7 @@ impl Worker {
             // One at or under its share always exists, and a worker that
             // closes a connection accepts again, so nobody is left waiting;
             // the sweep retries too.
-            if self.conns.len() * self.shared.workers > self.shared.active.load(Ordering::Acquire)
-            {
+            if self.conns.len() * self.shared.workers > self.shared.active.load(Ordering::Acquire) {
                 self.accept_stalled = true;
                 return;
             }
