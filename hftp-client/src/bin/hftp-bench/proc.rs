@@ -1,0 +1,212 @@
+//! What Linux says about a process: CPU time from `/proc/PID/stat`
+//! (user + system), resident memory from `/proc/PID/status` (`VmRSS`,
+//! `VmHWM`), and a monitor that samples the server's memory during a run.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// How often the monitor samples VmRSS.
+const SAMPLE_EVERY: Duration = Duration::from_millis(20);
+
+/// CPU time (user + system) a process has used, in seconds; `pid` None is
+/// this process.
+pub fn cpu_seconds(pid: Option<u32>) -> io::Result<f64> {
+    stat_cpu_seconds(&proc_path(pid, "stat"))
+}
+
+/// CPU seconds of each thread of `pid`, by thread id, with its name.
+pub fn thread_cpu_seconds(pid: u32) -> io::Result<BTreeMap<u32, (String, f64)>> {
+    let mut threads = BTreeMap::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        let entry = entry?;
+        let Some(tid) = entry.file_name().to_str().and_then(|t| t.parse().ok()) else {
+            continue;
+        };
+        // A thread may end between the listing and the reads.
+        let dir = entry.path();
+        let (Ok(name), Ok(cpu)) = (
+            std::fs::read_to_string(dir.join("comm")),
+            stat_cpu_seconds(&dir.join("stat").to_string_lossy()),
+        ) else {
+            continue;
+        };
+        threads.insert(tid, (name.trim_end().to_owned(), cpu));
+    }
+    Ok(threads)
+}
+
+/// utime + stime of a `stat` file, in seconds.
+fn stat_cpu_seconds(path: &str) -> io::Result<f64> {
+    let text = std::fs::read_to_string(path)?;
+    // The command name (field 2) is in parentheses and may hold spaces:
+    // count fields from the last ')'. utime and stime are fields 14, 15.
+    let rest = text
+        .rfind(')')
+        .map(|i| &text[i + 1..])
+        .ok_or_else(|| bad("stat"))?;
+    let mut fields = rest.split_ascii_whitespace().skip(11);
+    let mut tick = || -> io::Result<u64> {
+        fields
+            .next()
+            .and_then(|f| f.parse().ok())
+            .ok_or_else(|| bad("stat"))
+    };
+    let ticks = tick()? + tick()?;
+    Ok(ticks as f64 / rustix::param::clock_ticks_per_second() as f64)
+}
+
+/// A `kB` line of `/proc/PID/status` (`VmRSS`, `VmHWM`), in KiB.
+pub fn status_kib(pid: Option<u32>, field: &str) -> io::Result<u64> {
+    let text = std::fs::read_to_string(proc_path(pid, "status"))?;
+    text.lines()
+        .find_map(|line| {
+            let value = line.strip_prefix(field)?.strip_prefix(':')?;
+            value.trim().strip_suffix("kB")?.trim().parse().ok()
+        })
+        .ok_or_else(|| bad(field))
+}
+
+fn proc_path(pid: Option<u32>, file: &str) -> String {
+    match pid {
+        Some(pid) => format!("/proc/{pid}/{file}"),
+        None => format!("/proc/self/{file}"),
+    }
+}
+
+fn bad(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("unexpected format of /proc {what}"),
+    )
+}
+
+/// The server's resources over one measurement.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerUsage {
+    /// The process observed.
+    pub pid: u32,
+    /// CPU seconds (user + system) it used during the measurement.
+    pub cpu_seconds: f64,
+    /// VmRSS when the measurement started, KiB.
+    pub rss_kib_start: u64,
+    /// Highest VmRSS sampled (every 20 ms) during the measurement, KiB.
+    pub rss_kib_peak: u64,
+    /// VmRSS when the measurement ended, KiB.
+    pub rss_kib_end: u64,
+    /// VmHWM (the peak over the process's whole life) at the end, KiB.
+    pub hwm_kib: u64,
+    /// CPU seconds of each thread that used any during the measurement
+    /// (shows how evenly the server spread the load over its workers).
+    pub threads: Vec<ThreadUsage>,
+}
+
+/// One server thread's CPU time during a measurement.
+#[derive(Debug, Clone, Serialize)]
+pub struct ThreadUsage {
+    /// The thread's name (`comm`).
+    pub name: String,
+    /// CPU seconds (user + system).
+    pub cpu_seconds: f64,
+}
+
+/// Samples a process's memory on a thread of its own while a measurement
+/// runs, and its CPU time at both ends.
+pub struct Monitor {
+    pid: u32,
+    cpu_start: f64,
+    threads_start: BTreeMap<u32, (String, f64)>,
+    rss_start: u64,
+    stop: Arc<AtomicBool>,
+    sampler: JoinHandle<u64>,
+}
+
+impl Monitor {
+    /// Starts watching `pid`; fails when the process cannot be read.
+    pub fn start(pid: u32) -> io::Result<Monitor> {
+        let cpu_start = cpu_seconds(Some(pid))?;
+        let threads_start = thread_cpu_seconds(pid)?;
+        let rss_start = status_kib(Some(pid), "VmRSS")?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let sampler = std::thread::Builder::new()
+            .name("rss-sampler".into())
+            .spawn(move || {
+                let mut peak = rss_start;
+                while !flag.load(Ordering::Relaxed) {
+                    if let Ok(rss) = status_kib(Some(pid), "VmRSS") {
+                        peak = peak.max(rss);
+                    }
+                    std::thread::sleep(SAMPLE_EVERY);
+                }
+                peak
+            })?;
+        Ok(Monitor {
+            pid,
+            cpu_start,
+            threads_start,
+            rss_start,
+            stop,
+            sampler,
+        })
+    }
+
+    /// Stops sampling and reports.
+    pub fn finish(self) -> io::Result<ServerUsage> {
+        let cpu_end = cpu_seconds(Some(self.pid))?;
+        let threads = thread_cpu_seconds(self.pid)?
+            .into_iter()
+            .filter_map(|(tid, (name, cpu))| {
+                let before = self.threads_start.get(&tid).map_or(0.0, |t| t.1);
+                let used = cpu - before;
+                (used > 0.0).then_some(ThreadUsage {
+                    name,
+                    cpu_seconds: used,
+                })
+            })
+            .collect();
+        let rss_end = status_kib(Some(self.pid), "VmRSS")?;
+        self.stop.store(true, Ordering::Relaxed);
+        let peak = self.sampler.join().unwrap_or(0);
+        Ok(ServerUsage {
+            pid: self.pid,
+            cpu_seconds: cpu_end - self.cpu_start,
+            rss_kib_start: self.rss_start,
+            rss_kib_peak: peak.max(rss_end),
+            rss_kib_end: rss_end,
+            hwm_kib: status_kib(Some(self.pid), "VmHWM")?,
+            threads,
+        })
+    }
+}
+
+/// Starts a monitor when a pid was given.
+pub fn monitor(pid: Option<u32>) -> io::Result<Option<Monitor>> {
+    pid.map(Monitor::start).transpose()
+}
+
+/// Finishes an optional monitor.
+pub fn finish(monitor: Option<Monitor>) -> io::Result<Option<ServerUsage>> {
+    monitor.map(Monitor::finish).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_this_process() {
+        assert!(cpu_seconds(None).unwrap() >= 0.0);
+        assert!(status_kib(None, "VmRSS").unwrap() > 0);
+        let me = std::process::id();
+        let monitor = Monitor::start(me).unwrap();
+        let usage = monitor.finish().unwrap();
+        assert!(usage.rss_kib_peak >= usage.rss_kib_start);
+        assert!(usage.hwm_kib >= usage.rss_kib_end);
+    }
+}
