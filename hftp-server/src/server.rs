@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use mio::{Poll, Waker};
 use thiserror::Error;
 use tracing::{error, info};
 
@@ -90,6 +91,9 @@ pub struct Server {
     listener: TcpListener,
     local: SocketAddr,
     threads: usize,
+    /// One event loop per worker, made with the server so that every
+    /// worker's waker is in `shared` before any worker starts.
+    polls: Vec<Poll>,
     shared: Arc<Shared>,
 }
 
@@ -111,6 +115,15 @@ impl Server {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
+        let polls = (0..threads)
+            .map(|_| Poll::new())
+            .collect::<io::Result<Vec<_>>>()
+            .map_err(ServerError::Worker)?;
+        let wakers = polls
+            .iter()
+            .map(|poll| Waker::new(poll.registry(), worker::WAKE))
+            .collect::<io::Result<Vec<_>>>()
+            .map_err(ServerError::Worker)?;
         let shared = Arc::new(Shared {
             published,
             config: Config {
@@ -121,13 +134,14 @@ impl Server {
                 shutdown_grace: options.shutdown_grace,
             },
             active: AtomicUsize::new(0),
-            workers: threads,
+            wakers,
             shutdown: Arc::new(AtomicBool::new(false)),
         });
         Ok(Server {
             listener,
             local,
             threads,
+            polls,
             shared,
         })
     }
@@ -160,20 +174,26 @@ impl Server {
             "{} worker threads, at most {} connections",
             self.threads, self.shared.config.max_connections
         );
-        let mut workers = Vec::with_capacity(self.threads);
-        for i in 0..self.threads {
-            let started = self.listener.try_clone().and_then(|listener| {
-                let shared = Arc::clone(&self.shared);
+        let Server {
+            listener,
+            polls,
+            shared,
+            ..
+        } = self;
+        let mut workers = Vec::with_capacity(polls.len());
+        for (i, poll) in polls.into_iter().enumerate() {
+            let started = listener.try_clone().and_then(|listener| {
+                let shared = Arc::clone(&shared);
                 std::thread::Builder::new()
                     .name(format!("worker-{i}"))
-                    .spawn(move || worker::run(listener, shared))
+                    .spawn(move || worker::run(i, poll, listener, shared))
             });
             match started {
                 Ok(handle) => workers.push(handle),
                 Err(e) => {
                     // Stop the workers already started before failing.
-                    self.shared.shutdown.store(true, Ordering::SeqCst);
-                    drop(self.listener);
+                    shared.shutdown.store(true, Ordering::SeqCst);
+                    drop(listener);
                     join_all(workers).ok();
                     return Err(ServerError::Worker(e));
                 }
@@ -181,7 +201,7 @@ impl Server {
         }
         // Only the workers' copies remain: once each has closed its copy
         // at shutdown, the socket is closed and new clients are refused.
-        drop(self.listener);
+        drop(listener);
         let result = join_all(workers);
         match &result {
             Ok(()) => info!("shut down"),

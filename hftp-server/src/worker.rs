@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use mio::net::TcpListener;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 use tracing::{info, warn};
 
@@ -18,6 +18,9 @@ use crate::published::Published;
 use crate::transfer::FILE_CHUNK;
 
 const LISTENER: Token = Token(usize::MAX);
+
+/// The token of each worker's [`Waker`] (see [`Shared::wakers`]).
+pub const WAKE: Token = Token(usize::MAX - 1);
 
 /// Bytes read from a socket at a time.
 const READ_CHUNK: usize = 16 * 1024;
@@ -31,20 +34,26 @@ pub struct Shared {
     pub config: Config,
     /// Connections open across all workers.
     pub active: AtomicUsize,
-    /// How many workers share the listener.
-    pub workers: usize,
+    /// One per worker, by index: wakes that worker to try accepting.
+    pub wakers: Vec<Waker>,
     /// Set by SIGINT/SIGTERM.
     pub shutdown: Arc<AtomicBool>,
 }
 
-/// Runs one worker until shutdown completes.
-pub fn run(listener: std::net::TcpListener, shared: Arc<Shared>) -> io::Result<()> {
-    let poll = Poll::new()?;
+/// Runs worker number `index` on `poll` (whose waker is
+/// `shared.wakers[index]`) until shutdown completes.
+pub fn run(
+    index: usize,
+    poll: Poll,
+    listener: std::net::TcpListener,
+    shared: Arc<Shared>,
+) -> io::Result<()> {
     let mut events = Events::with_capacity(1024);
     let mut listener = TcpListener::from_std(listener);
     poll.registry()
         .register(&mut listener, LISTENER, Interest::READABLE)?;
     let mut worker = Worker {
+        index,
         poll,
         listener: Some(listener),
         accept_stalled: false,
@@ -66,7 +75,7 @@ pub fn run(listener: std::net::TcpListener, shared: Arc<Shared>) -> io::Result<(
         let now = Instant::now();
         for event in events.iter() {
             match event.token() {
-                LISTENER => worker.accept(now),
+                LISTENER | WAKE => worker.accept(now),
                 Token(key) => worker.drive(key, now),
             }
         }
@@ -90,6 +99,8 @@ pub fn run(listener: std::net::TcpListener, shared: Arc<Shared>) -> io::Result<(
 }
 
 struct Worker {
+    /// This worker's place in `shared.wakers`.
+    index: usize,
     poll: Poll,
     /// `None` once shutdown has begun: the socket is closed, so new
     /// clients are refused.
@@ -117,11 +128,16 @@ impl Worker {
             // Take a client only while this worker holds no more than its
             // share of all connections: every worker is told of every new
             // client, and the first to wake would otherwise take them all.
-            // One at or under its share always exists, and a worker that
-            // closes a connection accepts again, so nobody is left waiting;
-            // the sweep retries too.
-            if self.conns.len() * self.shared.workers > self.shared.active.load(Ordering::Acquire) {
+            // A worker over its share wakes the others, one of which is at
+            // or under its share, so no client is left waiting.
+            let workers = self.shared.wakers.len();
+            if self.conns.len() * workers > self.shared.active.load(Ordering::Acquire) {
                 self.accept_stalled = true;
+                for (i, waker) in self.shared.wakers.iter().enumerate() {
+                    if i != self.index {
+                        let _ = waker.wake();
+                    }
+                }
                 return;
             }
             // Reserve a slot first, so workers together never exceed the limit.
