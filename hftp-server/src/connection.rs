@@ -381,8 +381,8 @@ impl Reply {
                 }
                 Err(e) => self.internal_error(&e),
             },
-            Request::GetMetadata { name } => match ctx.published.open(name) {
-                Ok((_, size)) => {
+            Request::GetMetadata { name } => match ctx.published.size(name) {
+                Ok(size) => {
                     encode_status(Status::Ok, out);
                     encode_size(size, out);
                 }

@@ -78,6 +78,33 @@ impl Published {
         }
     }
 
+    /// The size of a published file, for `get_metadata`: one `statx` of
+    /// the name, not following a final symlink. A regular file directly in
+    /// the directory is published (the name holds no `/`); a symlink is
+    /// published only if [`Published::open`]'s careful path says it stays
+    /// inside. Reading the size needs no read permission, so a file the
+    /// server cannot read still has a size here (as `os.path.getsize` in
+    /// the course's reference server); `get_slice` of it answers 199.
+    pub fn size(&self, name: FileName<'_>) -> Result<u64, Lookup> {
+        use rustix::fs::{statx, AtFlags, FileType, StatxFlags, CWD};
+        let path = self.root.join(name.as_str());
+        let stat = match statx(
+            CWD,
+            &path,
+            AtFlags::SYMLINK_NOFOLLOW,
+            StatxFlags::TYPE | StatxFlags::SIZE,
+        ) {
+            Ok(stat) => stat,
+            Err(rustix::io::Errno::NOSYS) => return self.open(name).map(|(_, size)| size),
+            Err(e) => return Err(classify_open_error(e.into())),
+        };
+        match FileType::from_raw_mode(stat.stx_mode.into()) {
+            FileType::RegularFile => Ok(stat.stx_size),
+            FileType::Symlink => self.open_following(&path).map(|(_, size)| size),
+            _ => Err(Lookup::NotFound),
+        }
+    }
+
     /// Opens a published file for reading; returns it with its size.
     ///
     /// The common case costs one `openat2`, one `fstat`: a path without
@@ -169,9 +196,15 @@ mod tests {
         let name = |s| FileName::new(s).unwrap();
         assert_eq!(p.open(name("b.txt")).unwrap().1, 2);
         assert_eq!(p.open(name("link-in")).unwrap().1, 1);
+        assert_eq!(p.size(name("b.txt")).unwrap(), 2);
+        assert_eq!(p.size(name("link-in")).unwrap(), 1);
         for missing in ["nope", "sub", "link-out", "link-dir"] {
             assert!(
                 matches!(p.open(name(missing)), Err(Lookup::NotFound)),
+                "{missing}"
+            );
+            assert!(
+                matches!(p.size(name(missing)), Err(Lookup::NotFound)),
                 "{missing}"
             );
         }

@@ -222,17 +222,19 @@ fn status_199_for_an_unreadable_file() {
     assert_eq!(c.slice("readable", 0, 4), b"fine");
     // Unreadable files are still listed: they are regular files.
     assert_eq!(c.listing(), ["readable", "secret"]);
+    // Its size needs no read permission (as os.path.getsize in the
+    // course's reference server); reading it fails.
+    assert_eq!(c.metadata("secret"), 18);
     c.quit(Duration::from_secs(2));
     for request in [
-        &b"get_metadata secret\r\nhelp\r\n"[..],
-        b"get_slice secret 0 1\r\nhelp\r\n",
+        &b"get_slice secret 0 1\r\nhelp\r\n"[..],
         b"get_slice secret 0 1 raw\r\n",
     ] {
         assert_fatal(&server, request, "199 INTERNAL SERVER ERROR");
     }
     // Answers before the failing request still arrive.
     let got = server
-        .exchange(b"get_metadata readable\r\nget_metadata secret\r\nget_metadata readable\r\n");
+        .exchange(b"get_metadata readable\r\nget_slice secret 0 1\r\nget_metadata readable\r\n");
     assert_eq!(
         show(&got),
         show(b"0 OK\r\n4\r\n199 INTERNAL SERVER ERROR\r\n")
