@@ -15,25 +15,9 @@ use std::thread;
 use std::time::Duration;
 
 use hftp_client::{part_path, Client, DownloadOptions, Error, Progress, Timeouts};
-use hftp_server::{RunningServer, Server, ServerOptions};
-use tempfile::TempDir;
+use served::Served;
 
-fn serve(files: &[(&str, &[u8])]) -> (RunningServer, TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, data) in files {
-        fs::write(dir.path().join(name), data).unwrap();
-    }
-    let server = Server::bind(ServerOptions {
-        address: "127.0.0.1:0".parse().unwrap(),
-        directory: dir.path().to_path_buf(),
-        threads: 2,
-        ..ServerOptions::default()
-    })
-    .unwrap()
-    .spawn()
-    .unwrap();
-    (server, dir)
-}
+mod served;
 
 fn connect(addr: SocketAddr) -> Client {
     Client::connect_with(addr, Timeouts::uniform(Some(Duration::from_secs(20)))).unwrap()
@@ -94,7 +78,7 @@ fn cutting_proxy(target: SocketAddr, limit: usize) -> SocketAddr {
 #[test]
 fn whole_files_in_base64_and_raw_are_identical() {
     let big = pattern((5 << 20) + 7, 3);
-    let (server, _dir) = serve(&[("big.bin", &big), ("one", b"!"), ("empty", b"")]);
+    let server = Served::new(&[("big.bin", &big), ("one", b"!"), ("empty", b"")]);
     let out = tempfile::tempdir().unwrap();
     for raw in [false, true] {
         for (name, data) in [("big.bin", &big[..]), ("one", b"!"), ("empty", b"")] {
@@ -105,7 +89,7 @@ fn whole_files_in_base64_and_raw_are_identical() {
                 ..DownloadOptions::default()
             };
             let seen = Mutex::new(Vec::new());
-            let done = connect(server.local_addr())
+            let done = connect(server.addr())
                 .download(name, &dest, &options, &|p| seen.lock().unwrap().push(p))
                 .unwrap();
             assert_eq!(done.size, data.len() as u64);
@@ -129,7 +113,7 @@ fn whole_files_in_base64_and_raw_are_identical() {
 #[test]
 fn parallel_connections_fetch_disjoint_ranges() {
     let data = pattern((4 << 20) + 12_345, 9);
-    let (server, _dir) = serve(&[("data.bin", &data)]);
+    let server = Served::new(&[("data.bin", &data)]);
     let out = tempfile::tempdir().unwrap();
     for raw in [false, true] {
         let dest = out.path().join(format!("data.{raw}"));
@@ -140,7 +124,7 @@ fn parallel_connections_fetch_disjoint_ranges() {
             ..DownloadOptions::default()
         };
         let threads = Mutex::new(HashSet::new());
-        let done = connect(server.local_addr())
+        let done = connect(server.addr())
             .download("data.bin", &dest, &options, &|_| {
                 threads.lock().unwrap().insert(thread::current().id());
             })
@@ -160,9 +144,9 @@ fn parallel_connections_fetch_disjoint_ranges() {
 #[test]
 fn a_download_cut_mid_slice_resumes_to_identical_bytes() {
     let data = pattern(3 << 20, 17);
-    let (server, _dir) = serve(&[("data.bin", &data)]);
+    let server = Served::new(&[("data.bin", &data)]);
     // Enough for the metadata answer and about a third of the base64.
-    let proxy = cutting_proxy(server.local_addr(), 1 << 20);
+    let proxy = cutting_proxy(server.addr(), 1 << 20);
     let out = tempfile::tempdir().unwrap();
     let dest = out.path().join("data.bin");
     let options = DownloadOptions::default();
@@ -180,7 +164,7 @@ fn a_download_cut_mid_slice_resumes_to_identical_bytes() {
         ..options
     };
     let first = Mutex::new(None);
-    let done = connect(server.local_addr())
+    let done = connect(server.addr())
         .download("data.bin", &dest, &resume, &|p| {
             first.lock().unwrap().get_or_insert(p.done);
         })
@@ -190,7 +174,7 @@ fn a_download_cut_mid_slice_resumes_to_identical_bytes() {
     assert!(fs::read(&dest).unwrap() == data, "resumed download differs");
 
     // Resuming a complete file does nothing and keeps it.
-    let again = connect(server.local_addr())
+    let again = connect(server.addr())
         .download("data.bin", &dest, &resume, &no_progress)
         .unwrap();
     assert_eq!(again.resumed_from, data.len() as u64);
@@ -200,8 +184,8 @@ fn a_download_cut_mid_slice_resumes_to_identical_bytes() {
 #[test]
 fn an_interrupted_parallel_download_resumes_from_its_record() {
     let data = pattern((2 << 20) + 999, 23);
-    let (server, _dir) = serve(&[("data.bin", &data)]);
-    let proxy = cutting_proxy(server.local_addr(), 300 * 1024);
+    let server = Served::new(&[("data.bin", &data)]);
+    let proxy = cutting_proxy(server.addr(), 300 * 1024);
     let out = tempfile::tempdir().unwrap();
     let dest = out.path().join("data.bin");
     let options = DownloadOptions {
@@ -227,7 +211,7 @@ fn an_interrupted_parallel_download_resumes_from_its_record() {
         resume: true,
         ..options
     };
-    let done = connect(server.local_addr())
+    let done = connect(server.addr())
         .download("data.bin", &dest, &resume, &no_progress)
         .unwrap();
     assert!(done.resumed_from > 0);
@@ -246,7 +230,7 @@ fn an_interrupted_parallel_download_resumes_from_its_record() {
         resume: true,
         ..DownloadOptions::default()
     };
-    connect(server.local_addr())
+    connect(server.addr())
         .download("data.bin", &dest, &single, &no_progress)
         .unwrap();
     assert!(fs::read(&dest).unwrap() == data);
@@ -255,7 +239,7 @@ fn an_interrupted_parallel_download_resumes_from_its_record() {
 #[test]
 fn resume_refuses_leftovers_that_do_not_fit_the_file() {
     let data = pattern(1000, 5);
-    let (server, _dir) = serve(&[("data.bin", &data)]);
+    let server = Served::new(&[("data.bin", &data)]);
     let out = tempfile::tempdir().unwrap();
     let dest = out.path().join("data.bin");
     let resume = DownloadOptions {
@@ -264,7 +248,7 @@ fn resume_refuses_leftovers_that_do_not_fit_the_file() {
     };
 
     fs::write(part_path(&dest), vec![0; 2000]).unwrap();
-    let err = connect(server.local_addr())
+    let err = connect(server.addr())
         .download("data.bin", &dest, &resume, &no_progress)
         .unwrap_err();
     assert!(matches!(err, Error::Resume(_)), "{err:?}");
@@ -276,13 +260,13 @@ fn resume_refuses_leftovers_that_do_not_fit_the_file() {
         "size 5000\n0 10\n",
     )
     .unwrap();
-    let err = connect(server.local_addr())
+    let err = connect(server.addr())
         .download("data.bin", &dest, &resume, &no_progress)
         .unwrap_err();
     assert!(err.to_string().contains("changed on the server"), "{err}");
 
     // Without resume, leftovers are replaced.
-    let done = connect(server.local_addr())
+    let done = connect(server.addr())
         .download("data.bin", &dest, &DownloadOptions::default(), &no_progress)
         .unwrap();
     assert_eq!(done.resumed_from, 0);
@@ -291,10 +275,10 @@ fn resume_refuses_leftovers_that_do_not_fit_the_file() {
 
 #[test]
 fn refusals_leave_nothing_behind_and_keep_the_session() {
-    let (server, _dir) = serve(&[("a", b"abc")]);
+    let server = Served::new(&[("a", b"abc")]);
     let out = tempfile::tempdir().unwrap();
     let dest = out.path().join("missing");
-    let mut client = connect(server.local_addr());
+    let mut client = connect(server.addr());
     let err = client
         .download("missing", &dest, &DownloadOptions::default(), &no_progress)
         .unwrap_err();
@@ -312,20 +296,12 @@ fn refusals_leave_nothing_behind_and_keep_the_session() {
 #[test]
 fn offsets_past_4_gib_of_a_sparse_file() {
     const SIZE: u64 = (5 << 30) + 12_345;
-    let dir = tempfile::tempdir().unwrap();
+    let server = Served::new(&[]);
     let tail = pattern(300_000, 29);
-    let file = File::create(dir.path().join("huge")).unwrap();
+    let file = File::create(server.path("huge")).unwrap();
     file.set_len(SIZE).unwrap();
     file.write_all_at(&tail, SIZE - tail.len() as u64).unwrap();
     drop(file);
-    let server = Server::bind(ServerOptions {
-        address: "127.0.0.1:0".parse().unwrap(),
-        directory: dir.path().to_path_buf(),
-        ..ServerOptions::default()
-    })
-    .unwrap()
-    .spawn()
-    .unwrap();
 
     // What an earlier attempt left: all but the last 300,000 bytes.
     let out = tempfile::tempdir().unwrap();
@@ -341,7 +317,7 @@ fn offsets_past_4_gib_of_a_sparse_file() {
             chunk_size: 128 * 1024,
             ..DownloadOptions::default()
         };
-        let done = connect(server.local_addr())
+        let done = connect(server.addr())
             .download("huge", &dest, &options, &no_progress)
             .unwrap();
         assert_eq!(done.size, SIZE);

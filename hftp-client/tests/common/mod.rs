@@ -1,88 +1,23 @@
 //! Helpers for the command-line tests: our server in-process on a temp
-//! directory, small fake servers that answer what a test tells them, and
+//! directory (`served`, shared with the library's tests), small fake servers that answer what a test tells them, and
 //! a runner for the `hftp-client` binary that never waits forever.
 
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use hftp_server::{RunningServer, Server, ServerOptions};
-use tempfile::TempDir;
+#[path = "../served/mod.rs"]
+mod served;
+pub use served::{binary, Served, NOTES};
 
 /// How long any one run of the binary may take before the test fails.
 const DEADLINE: Duration = Duration::from_secs(20);
-
-/// `notes.txt` of the protocol's example.
-pub const NOTES: &[u8] = b"!Que calor que hace hoy, pinta una birra!";
-
-/// Bytes that are not text: every byte value, in a pattern that does not
-/// repeat with a short period.
-pub fn binary(len: usize) -> Vec<u8> {
-    let mut x: u32 = 0x9e37_79b9;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
-/// Our server, serving a temporary directory.
-pub struct Served {
-    pub dir: TempDir,
-    server: RunningServer,
-}
-
-impl Served {
-    /// Serves `files` (name, contents).
-    pub fn new(files: &[(&str, &[u8])]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        for (name, contents) in files {
-            std::fs::write(dir.path().join(name), contents).unwrap();
-        }
-        let server = Server::bind(ServerOptions {
-            address: "127.0.0.1:0".parse().unwrap(),
-            directory: dir.path().to_path_buf(),
-            threads: 2,
-            ..ServerOptions::default()
-        })
-        .unwrap()
-        .spawn()
-        .unwrap();
-        Served { dir, server }
-    }
-
-    /// The protocol example's file, a 1536-byte binary file, a 0-byte and
-    /// a 1-byte file.
-    pub fn standard() -> Self {
-        Served::new(&[
-            ("notes.txt", NOTES),
-            ("photo.jpg", &binary(1536)),
-            ("empty", b""),
-            ("one", b"1"),
-        ])
-    }
-
-    pub fn port(&self) -> u16 {
-        self.server.local_addr().port()
-    }
-
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    pub fn contents(&self, name: &str) -> Vec<u8> {
-        std::fs::read(self.path(name)).unwrap()
-    }
-}
 
 /// What a fake server does with one request line.
 pub enum Reply {
