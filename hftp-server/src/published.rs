@@ -127,11 +127,8 @@ impl Published {
             }
             Err(e) => return Err(classify_open_error(e.into())),
         };
-        let meta = file.metadata().map_err(Lookup::Io)?;
-        if !meta.is_file() {
-            return Err(Lookup::NotFound);
-        }
-        Ok((file, meta.len()))
+        let size = regular_size(&file)?;
+        Ok((file, size))
     }
 
     /// The careful path of [`Published::open`]: follow symlinks, then
@@ -145,14 +142,11 @@ impl Published {
             Ok(f) => f,
             Err(e) => return Err(classify_open_error(e)),
         };
-        let meta = file.metadata().map_err(Lookup::Io)?;
-        if !meta.is_file() {
-            return Err(Lookup::NotFound);
-        }
+        let size = regular_size(&file)?;
         if !self.descriptor_inside(&file, path) {
             return Err(Lookup::NotFound);
         }
-        Ok((file, meta.len()))
+        Ok((file, size))
     }
 
     /// Whether the open file lives inside the served directory.
@@ -162,6 +156,16 @@ impl Published {
             .or_else(|_| fs::canonicalize(path));
         matches!(real, Ok(real) if real.starts_with(&self.root))
     }
+}
+
+/// The size of an open file, if it is a regular file (not a directory,
+/// FIFO or device, which are not published).
+fn regular_size(file: &File) -> Result<u64, Lookup> {
+    let meta = file.metadata().map_err(Lookup::Io)?;
+    if !meta.is_file() {
+        return Err(Lookup::NotFound);
+    }
+    Ok(meta.len())
 }
 
 fn classify_open_error(e: io::Error) -> Lookup {
