@@ -18,8 +18,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use hftp_proto::FileName;
-
 use crate::client::reconnect;
 use crate::{Client, Error};
 
@@ -137,7 +135,7 @@ impl<S: Read + Write> Client<S> {
         options: &DownloadOptions,
         progress: &(dyn Fn(Progress) + Sync),
     ) -> Result<Downloaded, Error> {
-        FileName::new(name)?;
+        // `metadata` refuses an invalid name before anything is sent.
         let total = self.metadata(name)?;
         let part = part_path(dest);
         let ranges = ranges_path(dest);
@@ -165,6 +163,20 @@ impl<S: Read + Write> Client<S> {
         });
         let connections = options.connections.max(1).min(plan.pending.len().max(1));
         let parallel = connections > 1 && self.peer.is_some();
+        // Written out of order (this run is parallel, or resumes a parallel
+        // one): completed ranges go to a record, and `.part` is sized to the
+        // whole file only once the record exists, so that its length never
+        // passes for what is done.
+        let record = if plan.parallel {
+            Some(append_record(&ranges)?)
+        } else if parallel {
+            Some(start_record(&ranges, total, resumed_from)?)
+        } else {
+            None
+        };
+        if record.is_some() {
+            plan.file.set_len(total)?;
+        }
         let job = Job {
             name,
             raw: options.raw,
@@ -173,27 +185,9 @@ impl<S: Read + Write> Client<S> {
             done: AtomicU64::new(resumed_from),
             progress,
             queue: Mutex::new(plan.pending.into()),
-            record: None,
+            record: record.map(Mutex::new),
             failed: AtomicBool::new(false),
         };
-        let job = if parallel && !plan.parallel {
-            // Switch `.part` from "its length is what is done" to the
-            // ranges record before it is sized to the whole file.
-            Job {
-                record: Some(Mutex::new(start_record(&ranges, total, resumed_from)?)),
-                ..job
-            }
-        } else if plan.parallel {
-            Job {
-                record: Some(Mutex::new(append_record(&ranges)?)),
-                ..job
-            }
-        } else {
-            job
-        };
-        if job.record.is_some() {
-            plan.file.set_len(total)?;
-        }
         if parallel {
             let peer = self.peer.expect("checked above");
             std::thread::scope(|scope| {
