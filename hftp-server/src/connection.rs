@@ -102,6 +102,15 @@ pub struct Connection {
     pending: Vec<u8>,
     pending_from: usize,
     peer_done_sending: bool,
+    /// The socket may hold unread bytes. Cleared by a read that comes back
+    /// short or `WouldBlock` (the socket was drained), set again by the next
+    /// readable event: edge-triggered epoll reports every arrival after a
+    /// drain, so the read that would only say `WouldBlock` is never made.
+    readable: bool,
+    /// The peer's end was reported closed (or in error): a short read no
+    /// longer means "wait for an event", since no event will follow the
+    /// one that reported the close. Keep reading until 0 or `WouldBlock`.
+    read_closed: bool,
     reply: Reply,
     last_progress: Instant,
     line_started: Option<Instant>,
@@ -117,6 +126,8 @@ impl Connection {
             pending: Vec::new(),
             pending_from: 0,
             peer_done_sending: false,
+            readable: true,
+            read_closed: false,
             reply: Reply {
                 out: Output::default(),
                 transfer: None,
@@ -135,6 +146,14 @@ impl Connection {
     /// The socket, for (de)registration.
     pub fn stream_mut(&mut self) -> &mut TcpStream {
         &mut self.stream
+    }
+
+    /// Notes a readiness event for the socket: `readable` when it reported
+    /// bytes to read, `read_closed` when it reported the peer's end closed
+    /// or an error.
+    pub fn note_event(&mut self, readable: bool, read_closed: bool) {
+        self.readable |= readable || read_closed;
+        self.read_closed |= read_closed;
     }
 
     /// Does all the work the socket's readiness allows. Returns why the
@@ -282,13 +301,25 @@ impl Connection {
             };
             return Ok(true);
         }
+        if !self.readable {
+            return Ok(false);
+        }
         let n = match self.stream.read(ctx.read_buf) {
             Ok(0) => {
                 self.peer_done_sending = true;
                 return Ok(true);
             }
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Ok(n) => {
+                // A short read took all the socket held.
+                if n < ctx.read_buf.len() && !self.read_closed {
+                    self.readable = false;
+                }
+                n
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.readable = false;
+                return Ok(false);
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(true),
             Err(e) => return Err(Closed::Io(e)),
         };

@@ -76,7 +76,15 @@ pub fn run(
         for event in events.iter() {
             match event.token() {
                 LISTENER | WAKE => worker.accept(now),
-                Token(key) => worker.drive(key, now),
+                Token(key) => {
+                    if let Some(conn) = worker.conns.get_mut(key) {
+                        conn.note_event(
+                            event.is_readable(),
+                            event.is_read_closed() || event.is_error(),
+                        );
+                    }
+                    worker.drive(key, now);
+                }
             }
         }
         if worker.shared.shutdown.load(Ordering::Relaxed) && worker.shutdown_deadline.is_none() {

@@ -448,3 +448,39 @@ fn a_client_refused_for_lack_of_fds_is_accepted_once_fds_free_up() {
     );
     drop(c1);
 }
+
+/// The server reads a socket only after a readiness event, and treats a
+/// short read as "drained" (no read that would just say `WouldBlock`).
+/// When the request and the client's end arrive together, the one event
+/// reports both: the server must still read on to the end of the stream,
+/// answer, and close at once, not wait for an event that never comes (the
+/// idle timeout here is far longer than the wait allowed).
+#[test]
+fn a_request_and_the_clients_close_arriving_together_are_answered_then_closed() {
+    let server = start(&["--idle-timeout", "60"], &[("ten", TEN)]);
+    for i in 0..200 {
+        let mut c = server.connect();
+        c.send(b"get_metadata ten\r\nget_slice ten 2 3\r\n");
+        c.shutdown_write();
+        let (got, closed, took) = c.wait_close(Duration::from_secs(5));
+        assert_eq!(
+            show(&got),
+            show(b"0 OK\r\n10\r\n0 OK\r\nMjM0\r\n"),
+            "connection {i}"
+        );
+        assert!(closed, "connection {i}: not closed within 5 s");
+        assert!(
+            took < Duration::from_secs(2),
+            "connection {i}: closed only after {took:?}"
+        );
+    }
+    // A request split across two events, the second carrying the close.
+    let mut c = server.connect();
+    c.send(b"get_meta");
+    thread::sleep(Duration::from_millis(50));
+    c.send(b"data ten\r\n");
+    c.shutdown_write();
+    let (got, closed, _) = c.wait_close(Duration::from_secs(5));
+    assert_eq!(show(&got), show(b"0 OK\r\n10\r\n"));
+    assert!(closed, "not closed within 5 s");
+}
