@@ -8,7 +8,10 @@
 //!   (or, for some slices, in the liberal forms HFTP.md §3 asks clients to
 //!   accept: several base64 lines, no padding, bare LF), plus a few byte
 //!   edits to apply to that encoding;
-//! * chunk lengths and `out` buffer sizes, used cyclically.
+//! * chunk lengths and `out` buffer sizes, used cyclically;
+//! * whether the chunked runs take raw slice bodies the zero-copy way
+//!   (`raw_body_remaining` / `raw_body_received`, bytes straight from the
+//!   chunk) instead of through `decode`.
 //!
 //! Checks:
 //!
@@ -106,6 +109,9 @@ struct Input {
     /// Byte edits `(position, xor)` for the mutated copy of the encoding.
     edits: Vec<(u16, u8)>,
     raw: Vec<u8>,
+    /// Chunked runs take raw bodies directly (zero-copy) rather than
+    /// through `decode`.
+    direct: bool,
 }
 
 /// An owned event, payload bytes instead of counts, consecutive `Data`
@@ -261,8 +267,17 @@ fn encode(responses: &[Resp]) -> (Vec<u8>, Vec<Expect>, Vec<Ev>) {
 
 /// Feeds `wire` in chunks of the given lengths (then one empty input to
 /// drain events that need no input), with `out` sizes cycling through
-/// `outs`, checking the per-call invariants.
-fn feed(expects: &[Expect], wire: &[u8], chunks: &[u8], outs: &[u8], out_buf: &mut [u8]) -> Run {
+/// `outs`, checking the per-call invariants. With `direct`, a chunk that
+/// starts inside a raw body gives its body bytes straight to
+/// `raw_body_received`, as a zero-copy client does.
+fn feed(
+    expects: &[Expect],
+    wire: &[u8],
+    chunks: &[u8],
+    outs: &[u8],
+    direct: bool,
+    out_buf: &mut [u8],
+) -> Run {
     let mut dec = ResponseDecoder::new();
     for &e in expects {
         dec.expect(e);
@@ -288,6 +303,25 @@ fn feed(expects: &[Expect], wire: &[u8], chunks: &[u8], outs: &[u8], out_buf: &m
         };
         nchunks += 1;
         pos += chunk.len();
+        let mut chunk = chunk;
+        if let (true, Some(left)) = (direct, dec.raw_body_remaining()) {
+            assert!(left > 0, "a raw body with nothing left to come");
+            let k = chunk.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            if let Err(e) = dec.raw_body_received(k) {
+                error = Some(e);
+                break;
+            }
+            let now = dec.raw_body_remaining();
+            assert_eq!(
+                now,
+                (left > k as u64).then(|| left - k as u64),
+                "raw body left"
+            );
+            if k > 0 {
+                push_data(&mut events, &chunk[..k]);
+            }
+            chunk = &chunk[k..];
+        }
         if let Err(e) = drive(&mut dec, chunk, outs, out_buf, &mut calls, &mut events) {
             error = Some(e);
             break;
@@ -367,10 +401,7 @@ fn drive(
         );
         rest = &rest[consumed..];
         match ev {
-            Some(Ev::Data(d)) => match events.last_mut() {
-                Some(Ev::Data(prev)) => prev.extend_from_slice(&d),
-                _ => events.push(Ev::Data(d)),
-            },
+            Some(Ev::Data(d)) => push_data(events, &d),
             Some(e) => events.push(e),
             None if rest.is_empty() => return Ok(()),
             None => assert!(
@@ -379,6 +410,14 @@ fn drive(
                 rest.len()
             ),
         }
+    }
+}
+
+/// Appends payload, merged with the payload event before it if any.
+fn push_data(events: &mut Vec<Ev>, d: &[u8]) {
+    match events.last_mut() {
+        Some(Ev::Data(prev)) => prev.extend_from_slice(d),
+        _ => events.push(Ev::Data(d.to_vec())),
     }
 }
 
@@ -447,14 +486,24 @@ fuzz_target!(|input: Input| {
 fn check(input: Input, out_buf: &mut [u8]) {
     // 1. Arbitrary bytes against arbitrary expectations.
     let expects: Vec<Expect> = input.expects.iter().take(16).map(|e| e.get()).collect();
-    let whole = feed(&expects, &input.raw, &[], &[], out_buf);
-    let split = feed(&expects, &input.raw, &input.chunks, &input.outs, out_buf);
+    let whole = feed(&expects, &input.raw, &[], &[], false, out_buf);
+    let split = feed(
+        &expects,
+        &input.raw,
+        &input.chunks,
+        &input.outs,
+        input.direct,
+        out_buf,
+    );
     check_consistent(&whole, &split, "raw");
 
     // 2. Round trip of well-formed responses.
     let (wire, expects, want) = encode(&input.responses);
-    for (chunks, outs) in [(&[][..], &[][..]), (&input.chunks[..], &input.outs[..])] {
-        let run = feed(&expects, &wire, chunks, outs, out_buf);
+    for (chunks, outs, direct) in [
+        (&[][..], &[][..], false),
+        (&input.chunks[..], &input.outs[..], input.direct),
+    ] {
+        let run = feed(&expects, &wire, chunks, outs, direct, out_buf);
         assert_eq!(run.error, None, "valid responses rejected");
         assert_eq!(run.events, want, "round trip");
         assert_eq!(run.pending, 0, "responses left pending");
@@ -468,8 +517,15 @@ fn check(input: Input, out_buf: &mut [u8]) {
             let at = usize::from(at) % edited.len();
             edited[at] ^= xor.max(1);
         }
-        let whole = feed(&expects, &edited, &[], &[], out_buf);
-        let split = feed(&expects, &edited, &input.chunks, &input.outs, out_buf);
+        let whole = feed(&expects, &edited, &[], &[], false, out_buf);
+        let split = feed(
+            &expects,
+            &edited,
+            &input.chunks,
+            &input.outs,
+            input.direct,
+            out_buf,
+        );
         check_consistent(&whole, &split, "edited");
     }
 }

@@ -362,6 +362,78 @@ impl ResponseDecoder {
         line + b64
     }
 
+    /// Inside the body of a raw slice (after its header and blank line): how
+    /// many body bytes are still to come; `None` anywhere else.
+    ///
+    /// The body is the payload itself, so a client need not pass it through
+    /// [`decode`](Self::decode), which copies it into `out`: it may read up
+    /// to this many bytes from its connection straight into its own buffer
+    /// and report them with [`raw_body_received`](Self::raw_body_received).
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use hftp_proto::{Event, Expect, ResponseDecoder};
+    ///
+    /// let mut decoder = ResponseDecoder::new();
+    /// decoder.expect(Expect::RawSlice { size: 11 });
+    /// let mut socket: &[u8] = b"0 OK\r\nContent-Length: 11\r\n\r\nhello world";
+    /// let mut head = [0u8; 32];
+    /// let n = socket.read(&mut head[..31])?; // the header and the first 3 body bytes
+    /// let mut payload = [0u8; 11];
+    /// let mut got = 0;
+    /// let mut input = &head[..n];
+    /// while !input.is_empty() {
+    ///     let step = decoder.decode(input, &mut payload[got..])?;
+    ///     input = &input[step.consumed..];
+    ///     if let Some(Event::Data(k)) = step.event {
+    ///         got += k;
+    ///     }
+    /// }
+    /// assert_eq!(decoder.raw_body_remaining(), Some(8));
+    /// // The rest of the body goes from the socket straight into `payload`.
+    /// while let Some(left) = decoder.raw_body_remaining() {
+    ///     let k = socket.read(&mut payload[got..got + left as usize])?;
+    ///     decoder.raw_body_received(k)?;
+    ///     got += k;
+    /// }
+    /// assert_eq!(&payload, b"hello world");
+    /// assert_eq!(decoder.decode(b"", &mut [])?.event, Some(Event::End));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn raw_body_remaining(&self) -> Option<u64> {
+        match self.state {
+            State::RawBody { remaining } => Some(remaining),
+            _ => None,
+        }
+    }
+
+    /// Accounts for `n` bytes of a raw slice's body that the caller received
+    /// itself (see [`raw_body_remaining`](Self::raw_body_remaining)). Once
+    /// the whole body is in, the next [`decode`](Self::decode) returns
+    /// [`Event::End`].
+    ///
+    /// Outside a raw body, or with `n` over what remains (bytes that are not
+    /// body), this is [`ResponseError::UnexpectedData`], terminal like any
+    /// decoder error.
+    pub fn raw_body_received(&mut self, n: usize) -> Result<(), ResponseError> {
+        match self.state {
+            State::RawBody { remaining } if n as u64 <= remaining => {
+                let remaining = remaining - n as u64;
+                self.state = if remaining == 0 {
+                    State::End
+                } else {
+                    State::RawBody { remaining }
+                };
+                Ok(())
+            }
+            State::Failed => Err(ResponseError::Failed),
+            _ => {
+                self.state = State::Failed;
+                Err(ResponseError::UnexpectedData)
+            }
+        }
+    }
+
     /// Decodes from `input`; decoded slice bytes are written to the front of
     /// `out`. Returns at most one event and how many input bytes were used.
     ///
@@ -1334,6 +1406,105 @@ mod tests {
         let mut dec = decoder(&[Expect::Slice { size: 6 }, Expect::Quit]);
         let got = feed(&mut dec, b"0 OK\r\nQUJD\r\n0 OK\r\n", 64, 64);
         assert_eq!(got, Err(ResponseError::BadBase64 { byte: b' ' }));
+    }
+
+    /// Drives `dec` over `wire` the way a zero-copy client does: input goes
+    /// through `decode` in chunks of `chunk` bytes, except that inside a raw
+    /// body at most `direct` bytes at a time are taken straight from the
+    /// wire and reported with `raw_body_received`.
+    fn feed_direct(
+        dec: &mut ResponseDecoder,
+        wire: &[u8],
+        chunk: usize,
+        direct: usize,
+    ) -> Result<Vec<Ev>, ResponseError> {
+        let mut evs = Vec::new();
+        let mut out = [0u8; 64];
+        let mut at = 0;
+        loop {
+            if let Some(left) = dec.raw_body_remaining() {
+                let k = (left as usize).min(direct).min(wire.len() - at);
+                if k == 0 {
+                    return Ok(evs);
+                }
+                dec.raw_body_received(k)?;
+                let direct_data = Event::Data(k);
+                push(&mut evs, direct_data, &wire[at..at + k]);
+                at += k;
+                continue;
+            }
+            let end = (at + chunk).min(wire.len());
+            let step = dec.decode(&wire[at..end], &mut out)?;
+            at += step.consumed;
+            match step.event {
+                Some(e) => push(&mut evs, e, &out),
+                None if at == wire.len() => return Ok(evs),
+                None => {}
+            }
+        }
+    }
+
+    #[test]
+    fn raw_bodies_read_directly() {
+        let mut wire = b"0 OK\r\nContent-Length: 20\r\n\r\ncalor que hace hoy, ".to_vec();
+        wire.extend_from_slice(b"0 OK\r\n41\r\n0 OK\r\nContent-Length: 3\r\n\r\nabc");
+        let want = vec![
+            status(0, "OK"),
+            data(b"calor que hace hoy, "),
+            Ev::End,
+            status(0, "OK"),
+            Ev::Size(41),
+            Ev::End,
+            status(0, "OK"),
+            data(b"abc"),
+            Ev::End,
+        ];
+        let expects = [
+            Expect::RawSlice { size: 20 },
+            Expect::Metadata,
+            Expect::RawSlice { size: 3 },
+        ];
+        for chunk in 1..wire.len() {
+            for direct in [1, 2, 7, 100] {
+                let mut dec = decoder(&expects);
+                let got = feed_direct(&mut dec, &wire, chunk, direct);
+                assert_eq!(got.as_ref(), Ok(&want), "chunk {chunk}, direct {direct}");
+                assert_eq!(dec.pending(), 0);
+            }
+        }
+    }
+
+    #[test]
+    fn raw_body_received_outside_a_body_or_past_it_fails() {
+        // Before the body.
+        let mut dec = decoder(&[Expect::RawSlice { size: 4 }]);
+        assert_eq!(dec.raw_body_remaining(), None);
+        assert_eq!(dec.raw_body_received(1), Err(ResponseError::UnexpectedData));
+        assert_eq!(dec.decode(b"0 OK\r\n", &mut []), Err(ResponseError::Failed));
+        // Past the body.
+        let mut dec = decoder(&[Expect::RawSlice { size: 4 }]);
+        let step = dec
+            .decode(b"0 OK\r\nContent-Length: 4\r\n\r\n", &mut [])
+            .unwrap();
+        assert_eq!(step.consumed, 6);
+        let step = dec.decode(b"Content-Length: 4\r\n\r\n", &mut []).unwrap();
+        assert_eq!((step.consumed, step.event), (21, None));
+        assert_eq!(dec.raw_body_remaining(), Some(4));
+        assert_eq!(dec.raw_body_received(5), Err(ResponseError::UnexpectedData));
+        assert_eq!(dec.raw_body_remaining(), None);
+        assert_eq!(dec.raw_body_received(1), Err(ResponseError::Failed));
+        // Zero bytes are fine, and so is the exact rest.
+        let mut dec = decoder(&[Expect::RawSlice { size: 4 }]);
+        dec.decode(b"0 OK\r\n", &mut []).unwrap();
+        dec.decode(b"Content-Length: 4\r\n\r\n", &mut []).unwrap();
+        dec.raw_body_received(0).unwrap();
+        dec.raw_body_received(4).unwrap();
+        assert_eq!(dec.raw_body_remaining(), None);
+        assert_eq!(dec.decode(b"", &mut []).unwrap().event, Some(Event::End));
+        // Other responses never have a raw body.
+        let mut dec = decoder(&[Expect::Slice { size: 3 }]);
+        dec.decode(b"0 OK\r\n", &mut []).unwrap();
+        assert_eq!(dec.raw_body_remaining(), None);
     }
 
     #[test]
