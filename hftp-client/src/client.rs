@@ -220,12 +220,41 @@ impl<S: Read + Write> Client<S> {
             raw,
         }))?;
         loop {
+            if self.start == self.end {
+                if let Some(left) = self.decoder.raw_body_remaining() {
+                    self.raw_body_to(left, w)?;
+                    continue;
+                }
+            }
             match self.next_event()? {
                 Owned::Data(n) => w.write_all(&self.data[..n])?,
                 Owned::End => return Ok(()),
                 _ => return Err(unexpected()),
             }
         }
+    }
+
+    /// Inside a raw body with nothing buffered: reads up to `left` body
+    /// bytes straight into the input buffer and writes them from there,
+    /// without copying them through the decoder.
+    fn raw_body_to(&mut self, left: u64, w: &mut impl Write) -> Result<(), Error> {
+        let want = self
+            .inbuf
+            .len()
+            .min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = loop {
+            match self.stream.read(&mut self.inbuf[..want]) {
+                Ok(0) => return Err(Error::Closed),
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::Io(e)),
+            }
+        };
+        self.decoder.raw_body_received(n)?;
+        for chunk in self.inbuf[..n].chunks(DATA_BUF) {
+            w.write_all(chunk)?;
+        }
+        Ok(())
     }
 
     /// Ends the session: sends `quit` and waits for its `0 OK`.

@@ -255,20 +255,27 @@ impl Part {
                 let mut got = 0u64;
                 let mut code = None;
                 loop {
-                    let n = match stream.read(&mut input) {
-                        Ok(0) => return Err("the server closed the connection".into()),
-                        Ok(n) => n,
-                        Err(e) if is_timeout(&e) => {
-                            if Instant::now() >= deadline {
-                                return Ok(false);
-                            }
-                            continue;
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => return Err(format!("read failed: {e}")),
+                    // Inside a raw body, bytes go from the socket straight
+                    // into `data`, as a zero-copy client takes them.
+                    let mut rest: &[u8] = if let Some(left) = decoder.raw_body_remaining() {
+                        let want = data.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                        let Some(n) = read_until(&mut stream, &mut data[..want], deadline)? else {
+                            return Ok(false);
+                        };
+                        decoder
+                            .raw_body_received(n)
+                            .map_err(|e| format!("protocol error: {e}"))?;
+                        received += n as u64;
+                        got += n as u64;
+                        done.payload += n as u64;
+                        &[]
+                    } else {
+                        let Some(n) = read_until(&mut stream, &mut input, deadline)? else {
+                            return Ok(false);
+                        };
+                        received += n as u64;
+                        &input[..n]
                     };
-                    received += n as u64;
-                    let mut rest = &input[..n];
                     loop {
                         let step = decoder
                             .decode(rest, &mut data)
@@ -314,6 +321,27 @@ impl Part {
         }
         wire.fetch_add(received, Ordering::Relaxed);
         done
+    }
+}
+
+/// One read; `Ok(None)` when `deadline` passed while waiting for it.
+fn read_until(
+    stream: &mut TcpStream,
+    buf: &mut [u8],
+    deadline: Instant,
+) -> Result<Option<usize>, String> {
+    loop {
+        match stream.read(buf) {
+            Ok(0) => return Err("the server closed the connection".into()),
+            Ok(n) => return Ok(Some(n)),
+            Err(e) if is_timeout(&e) => {
+                if Instant::now() >= deadline {
+                    return Ok(None);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("read failed: {e}")),
+        }
     }
 }
 
