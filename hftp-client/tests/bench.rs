@@ -207,6 +207,19 @@ fn limits() {
     ] {
         assert!(num(&r, key) > 0.0, "{r}");
     }
+    // The machine the figures belong to, as /proc/cpuinfo names it.
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name")?.split_once(':'))
+        .map(|(_, v)| v.trim())
+        .unwrap();
+    let machine = &r["machine"];
+    let cpu = machine["cpu"].as_str().unwrap();
+    assert!(cpu.starts_with(model), "{machine}");
+    let cores = std::thread::available_parallelism().unwrap().get();
+    assert_eq!(machine["cores"].as_u64(), Some(cores as u64), "{machine}");
+    assert!(!machine["kernel"].as_str().unwrap().is_empty(), "{machine}");
 }
 
 #[test]

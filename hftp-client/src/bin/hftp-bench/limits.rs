@@ -18,6 +18,7 @@ use base64_simd::{Out, STANDARD};
 use serde::Serialize;
 
 use crate::args::LimitsArgs;
+use crate::proc::{self, Machine};
 use crate::report::{gbps, thousands, Report};
 use crate::BoxError;
 
@@ -26,6 +27,9 @@ use crate::BoxError;
 pub struct LimitsReport {
     /// `"limits"`.
     pub command: &'static str,
+    /// The machine: the figures below are its own, and differ from host
+    /// to host (compare ratios to them, not figures across machines).
+    pub machine: Machine,
     /// Bytes per write/read and per encode/decode call.
     pub buffer_bytes: u64,
     /// Seconds per measurement.
@@ -58,6 +62,7 @@ impl Report for LimitsReport {
 
     fn rows(&self) -> Vec<(String, String)> {
         vec![
+            ("machine".to_owned(), self.machine.summary()),
             (
                 "TCP loopback, 2 threads".to_owned(),
                 format!("{:.3} GB/s", self.tcp_loopback_gb_per_second),
@@ -103,6 +108,7 @@ pub fn run(args: &LimitsArgs) -> Result<LimitsReport, BoxError> {
     let echo_pipelined = echo(args.connections as usize, 32, args.duration)?;
     Ok(LimitsReport {
         command: "limits",
+        machine: proc::machine(),
         buffer_bytes: args.buffer,
         seconds_each: args.duration.as_secs_f64(),
         tcp_loopback_gb_per_second: tcp,

@@ -1,6 +1,8 @@
 //! What Linux says about a process: CPU time from `/proc/PID/stat`
 //! (user + system), resident memory from `/proc/PID/status` (`VmRSS`,
-//! `VmHWM`), and a monitor that samples the server's memory during a run.
+//! `VmHWM`), and a monitor that samples the server's memory during a run;
+//! and about the machine (`/proc/cpuinfo`, the kernel release), so that a
+//! figure can be told apart from the host it ran on.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -70,6 +72,62 @@ pub fn status_kib(pid: Option<u32>, field: &str) -> io::Result<u64> {
             value.trim().strip_suffix("kB")?.trim().parse().ok()
         })
         .ok_or_else(|| bad(field))
+}
+
+/// The machine a measurement ran on.
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    /// `model name` of the first CPU, with its family/model/stepping
+    /// (`AMD EPYC (family 23 model 1 stepping 2)`); "unknown" off Linux.
+    pub cpu: String,
+    /// `cpu MHz` of the first CPU as the kernel reports it (0 if absent).
+    pub mhz: f64,
+    /// Whether the CPU has AVX2 (the base64 code path that matters here).
+    pub avx2: bool,
+    /// Cores this process may run on.
+    pub cores: usize,
+    /// The kernel release (`uname -r`), "unknown" off Linux.
+    pub kernel: String,
+}
+
+impl Machine {
+    /// One line: `AMD EPYC (family 23 model 1 stepping 2), 2 cores, 1996 MHz, AVX2, Linux 6.18`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{}, {} cores, {:.0} MHz, {}, Linux {}",
+            self.cpu,
+            self.cores,
+            self.mhz,
+            if self.avx2 { "AVX2" } else { "no AVX2" },
+            self.kernel
+        )
+    }
+}
+
+/// Describes this machine from `/proc/cpuinfo` and the kernel release.
+pub fn machine() -> Machine {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    // The first CPU's block.
+    let first = info.split("\n\n").next().unwrap_or_default();
+    let field = |key: &str| {
+        first.lines().find_map(|line| {
+            let (k, v) = line.split_once(':')?;
+            (k.trim() == key).then(|| v.trim().to_owned())
+        })
+    };
+    let name = field("model name").unwrap_or_else(|| "unknown".to_owned());
+    let cpu = match (field("cpu family"), field("model"), field("stepping")) {
+        (Some(f), Some(m), Some(s)) => format!("{name} (family {f} model {m} stepping {s})"),
+        _ => name,
+    };
+    Machine {
+        cpu,
+        mhz: field("cpu MHz").and_then(|v| v.parse().ok()).unwrap_or(0.0),
+        avx2: field("flags").is_some_and(|f| f.split(' ').any(|flag| flag == "avx2")),
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map_or_else(|_| "unknown".to_owned(), |r| r.trim().to_owned()),
+    }
 }
 
 fn proc_path(pid: Option<u32>, file: &str) -> String {
