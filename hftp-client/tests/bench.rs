@@ -204,6 +204,7 @@ fn limits() {
         "tcp_loopback_gb_per_second",
         "base64_encode_gb_per_second",
         "base64_decode_gb_per_second",
+        "tcp_loopback_cpu_seconds_per_gb",
     ] {
         assert!(num(&r, key) > 0.0, "{r}");
     }

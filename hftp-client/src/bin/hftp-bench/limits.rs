@@ -37,6 +37,10 @@ pub struct LimitsReport {
     /// TCP loopback, one connection, one writer and one reader thread,
     /// decimal GB/s.
     pub tcp_loopback_gb_per_second: f64,
+    /// CPU seconds (both threads, user + system) that moving 1 GB over
+    /// loopback cost: what a byte on the wire costs the machine, whoever
+    /// pays it.
+    pub tcp_loopback_cpu_seconds_per_gb: f64,
     /// base64 encoding, GB/s of input (payload) on one core.
     pub base64_encode_gb_per_second: f64,
     /// base64 decoding, GB/s of output (payload) on one core.
@@ -65,7 +69,10 @@ impl Report for LimitsReport {
             ("machine".to_owned(), self.machine.summary()),
             (
                 "TCP loopback, 2 threads".to_owned(),
-                format!("{:.3} GB/s", self.tcp_loopback_gb_per_second),
+                format!(
+                    "{:.3} GB/s ({:.2} CPU s per GB)",
+                    self.tcp_loopback_gb_per_second, self.tcp_loopback_cpu_seconds_per_gb
+                ),
             ),
             (
                 "base64 encode (payload)".to_owned(),
@@ -102,7 +109,7 @@ impl Report for LimitsReport {
 /// Measures.
 pub fn run(args: &LimitsArgs) -> Result<LimitsReport, BoxError> {
     let buffer = args.buffer as usize;
-    let tcp = tcp_loopback(buffer, args.duration)?;
+    let (tcp, tcp_cpu) = tcp_loopback(buffer, args.duration)?;
     let (encode, decode) = base64(buffer, args.duration);
     let echo_single = echo(args.connections as usize, 1, args.duration)?;
     let echo_pipelined = echo(args.connections as usize, 32, args.duration)?;
@@ -112,6 +119,7 @@ pub fn run(args: &LimitsArgs) -> Result<LimitsReport, BoxError> {
         buffer_bytes: args.buffer,
         seconds_each: args.duration.as_secs_f64(),
         tcp_loopback_gb_per_second: tcp,
+        tcp_loopback_cpu_seconds_per_gb: tcp_cpu,
         base64_encode_gb_per_second: encode,
         base64_decode_gb_per_second: decode,
         base64_note: "base64-simd 0.8, runtime CPU detection (AVX2 / SSE4.1 / NEON / fallback)",
@@ -122,8 +130,10 @@ pub fn run(args: &LimitsArgs) -> Result<LimitsReport, BoxError> {
 }
 
 /// One connection over 127.0.0.1: this thread writes `buffer`-byte
-/// buffers for `duration`, another reads them; GB/s the reader got.
-fn tcp_loopback(buffer: usize, duration: Duration) -> Result<f64, BoxError> {
+/// buffers for `duration`, another reads them; GB/s the reader got, and
+/// the CPU seconds per GB this process spent meanwhile (it runs nothing
+/// else then).
+fn tcp_loopback(buffer: usize, duration: Duration) -> Result<(f64, f64), BoxError> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     let reader = std::thread::Builder::new()
@@ -143,6 +153,7 @@ fn tcp_loopback(buffer: usize, duration: Duration) -> Result<f64, BoxError> {
         })?;
     let mut stream = TcpStream::connect(addr)?;
     let payload: Vec<u8> = (0..buffer).map(|i| (i * 31 + 7) as u8).collect();
+    let cpu_start = proc::cpu_seconds(None)?;
     let start = Instant::now();
     let deadline = start + duration;
     while Instant::now() < deadline {
@@ -150,7 +161,11 @@ fn tcp_loopback(buffer: usize, duration: Duration) -> Result<f64, BoxError> {
     }
     stream.shutdown(Shutdown::Write)?;
     let (total, end) = reader.join().map_err(|_| "the reader thread panicked")??;
-    Ok(gbps(total, (end - start).as_secs_f64()))
+    let cpu = proc::cpu_seconds(None)? - cpu_start;
+    Ok((
+        gbps(total, (end - start).as_secs_f64()),
+        cpu / (total as f64 / 1e9).max(1e-12),
+    ))
 }
 
 /// base64-simd encode and decode of `buffer` bytes, repeated for
