@@ -41,7 +41,9 @@ struct Args {
     /// Hard limit on a request line, in bytes; longer lines get 101.
     #[arg(long, default_value_t = hftp_proto::RequestDecoder::DEFAULT_MAX_LINE, value_name = "N")]
     max_request_bytes: usize,
-    /// Worker threads, each with its own event loop (default: one per core).
+    /// Worker threads, each with its own event loop (default: one per
+    /// core). On a two-core machine whose clients run on it too, 1 gives
+    /// lower latency to unpipelined requests.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..1024))]
     threads: Option<u64>,
     /// Log more (-v: each request, -vv: trace).
