@@ -1,6 +1,7 @@
 //! `limits`: what this machine does without HFTP, the yardstick for the
-//! other figures — plain TCP throughput over loopback between two threads
-//! of this process (one writes, one reads, large buffers), the speed of
+//! other figures — which machine it is (CPU, cores, kernel), plain TCP
+//! throughput over loopback between two threads of this process (one
+//! writes, one reads, large buffers) and the CPU it costs, the speed of
 //! base64-simd (the crate `hftp-proto` encodes and decodes slices with)
 //! on one core, and request/response round trips over C loopback
 //! connections against a trivial answering thread (the yardstick for
