@@ -242,14 +242,7 @@ impl<S: Read + Write> Client<S> {
             .inbuf
             .len()
             .min(usize::try_from(left).unwrap_or(usize::MAX));
-        let n = loop {
-            match self.stream.read(&mut self.inbuf[..want]) {
-                Ok(0) => return Err(Error::Closed),
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Error::Io(e)),
-            }
-        };
+        let n = read_some(&mut self.stream, &mut self.inbuf[..want])?;
         self.decoder.raw_body_received(n)?;
         for chunk in self.inbuf[..n].chunks(DATA_BUF) {
             w.write_all(chunk)?;
@@ -329,16 +322,19 @@ impl<S: Read + Write> Client<S> {
     fn fill(&mut self) -> Result<(), Error> {
         self.start = 0;
         self.end = 0;
-        loop {
-            match self.stream.read(&mut self.inbuf) {
-                Ok(0) => return Err(Error::Closed),
-                Ok(n) => {
-                    self.end = n;
-                    return Ok(());
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Error::Io(e)),
-            }
+        self.end = read_some(&mut self.stream, &mut self.inbuf)?;
+        Ok(())
+    }
+}
+
+/// One read of at least a byte; the end of the stream is [`Error::Closed`].
+fn read_some(stream: &mut impl Read, buf: &mut [u8]) -> Result<usize, Error> {
+    loop {
+        match stream.read(buf) {
+            Ok(0) => return Err(Error::Closed),
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::Io(e)),
         }
     }
 }
