@@ -9,6 +9,12 @@
 //! one writes ranges out of order into a pre-sized `.part` and records each
 //! completed range in `DEST.part.ranges` (removed on success), which is
 //! what a resume then trusts.
+//!
+//! Each connection's bytes are put into the file by a writer thread of
+//! its own ([`crate::write_behind`]), so that receiving and decoding the
+//! next buffer overlaps with writing the last one. Ranges are recorded
+//! only once all their bytes are written, and a failed write (a full
+//! disk) is the error the download reports.
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
@@ -18,7 +24,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use hftp_proto::FileName;
+
 use crate::client::reconnect;
+use crate::write_behind::{write_behind, Behind, Op};
 use crate::{Client, Error};
 
 /// How [`Client::download`] fetches a file.
@@ -48,10 +57,16 @@ pub struct DownloadOptions {
     pub raw: bool,
     /// Flush the file to disk (`fsync`) before renaming it into place.
     pub fsync: bool,
+    /// The file's size, when the caller has just asked it (with
+    /// [`Client::metadata`]): saves asking again. `None` asks. Either way
+    /// the size is asked once more at the end, so a file that changed on
+    /// the server is not taken for complete.
+    pub size: Option<u64>,
 }
 
 impl Default for DownloadOptions {
-    /// No resume, one connection, 16 MiB chunks, base64, no `fsync`.
+    /// No resume, one connection, 16 MiB chunks, base64, no `fsync`, the
+    /// size asked.
     fn default() -> Self {
         DownloadOptions {
             resume: false,
@@ -59,6 +74,7 @@ impl Default for DownloadOptions {
             chunk_size: 16 << 20,
             raw: false,
             fsync: false,
+            size: None,
         }
     }
 }
@@ -135,8 +151,14 @@ impl<S: Read + Write> Client<S> {
         options: &DownloadOptions,
         progress: &(dyn Fn(Progress) + Sync),
     ) -> Result<Downloaded, Error> {
-        // `metadata` refuses an invalid name before anything is sent.
-        let total = self.metadata(name)?;
+        // An invalid name is refused before anything is sent.
+        let total = match options.size {
+            Some(size) => {
+                FileName::new(name)?;
+                size
+            }
+            None => self.metadata(name)?,
+        };
         let part = part_path(dest);
         let ranges = ranges_path(dest);
         if options.resume && !part.exists() {
@@ -415,13 +437,30 @@ struct Job<'a> {
 
 impl Job<'_> {
     /// Fetches ranges from the queue on `client` until it is empty or a
-    /// connection has failed.
+    /// connection has failed. A writer thread of this connection's own
+    /// puts the bytes into the file behind it (see [`write_behind`]).
     fn run<S: Read + Write>(&self, client: &mut Client<S>) -> Result<(), Error> {
+        let (fetched, written) =
+            write_behind(|op| self.apply(op), |behind| self.fetch_all(client, behind));
+        if written.is_err() {
+            self.failed.store(true, Ordering::Relaxed);
+        }
+        // When both failed, the writer's error is the cause: the fetcher's
+        // is only that the writer stopped.
+        written?;
+        fetched
+    }
+
+    fn fetch_all<S: Read + Write>(
+        &self,
+        client: &mut Client<S>,
+        behind: &mut Behind<Range>,
+    ) -> Result<(), Error> {
         while !self.failed.load(Ordering::Relaxed) {
             let Some(range) = self.queue.lock().expect("queue").pop_front() else {
                 return Ok(());
             };
-            if let Err(e) = self.fetch(client, range) {
+            if let Err(e) = self.fetch(client, range, behind) {
                 self.failed.store(true, Ordering::Relaxed);
                 return Err(e);
             }
@@ -429,9 +468,14 @@ impl Job<'_> {
         Ok(())
     }
 
-    fn fetch<S: Read + Write>(&self, client: &mut Client<S>, range: Range) -> Result<(), Error> {
+    fn fetch<S: Read + Write>(
+        &self,
+        client: &mut Client<S>,
+        range: Range,
+        behind: &mut Behind<Range>,
+    ) -> Result<(), Error> {
         let mut out = At {
-            job: self,
+            behind,
             pos: range.offset,
         };
         if self.raw {
@@ -447,30 +491,45 @@ impl Job<'_> {
                 self.name
             )));
         }
-        if let Some(record) = &self.record {
-            let line = format!("{} {}\n", range.offset, range.len);
-            record.lock().expect("record").write_all(line.as_bytes())?;
+        out.behind.mark(range)?;
+        Ok(())
+    }
+
+    /// On the writer thread: puts bytes into the `.part` file and reports
+    /// progress, or records a range once all its bytes are written.
+    fn apply(&self, op: Op<'_, Range>) -> io::Result<()> {
+        match op {
+            Op::Write { pos, data } => {
+                self.file.write_all_at(data, pos)?;
+                let len = data.len() as u64;
+                let done = self.done.fetch_add(len, Ordering::Relaxed) + len;
+                (self.progress)(Progress {
+                    done,
+                    total: self.total,
+                });
+            }
+            Op::Mark(range) => {
+                if let Some(record) = &self.record {
+                    let line = format!("{} {}\n", range.offset, range.len);
+                    record.lock().expect("record").write_all(line.as_bytes())?;
+                }
+            }
         }
         Ok(())
     }
 }
 
-/// A `Write` that puts bytes at a position of the `.part` file and
-/// reports progress.
-struct At<'a, 'j> {
-    job: &'j Job<'a>,
+/// A `Write` that hands bytes, with their position in the `.part` file,
+/// to the connection's writer thread.
+struct At<'b> {
+    behind: &'b mut Behind<Range>,
     pos: u64,
 }
 
-impl Write for At<'_, '_> {
+impl Write for At<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.job.file.write_all_at(buf, self.pos)?;
+        self.behind.write_at(self.pos, buf)?;
         self.pos += buf.len() as u64;
-        let done = self.job.done.fetch_add(buf.len() as u64, Ordering::Relaxed) + buf.len() as u64;
-        (self.job.progress)(Progress {
-            done,
-            total: self.job.total,
-        });
         Ok(buf.len())
     }
 

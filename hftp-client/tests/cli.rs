@@ -8,7 +8,7 @@ use std::fs;
 use std::io::Read;
 use std::time::Duration;
 
-use common::{binary, closed_port, hftp, Fake, Reply, Served, NOTES};
+use common::{binary, closed_port, hftp, hftp_with_file_limit, Fake, Reply, Served, NOTES};
 
 // ---------------------------------------------------------------- ls, stat
 
@@ -539,6 +539,26 @@ fn get_options_reach_the_wire() {
     out.ok();
     assert_eq!(fs::read(cwd.path().join("f")).unwrap(), DATA);
     assert_eq!(*fake.connections.lock().unwrap(), 4);
+}
+
+#[test]
+fn get_reports_a_failing_file_write_and_leaves_no_final_file() {
+    // 1 MiB, and writes limited to 64 KiB (128 blocks): the file writer,
+    // which runs behind the connection, fails with EFBIG. Its error must
+    // be the one reported, not that the writer stopped, for one
+    // connection and for four.
+    let big = binary(1 << 20);
+    let served = Served::new(&[("big", &big)]);
+    for jobs in ["1", "4"] {
+        let cwd = tempfile::tempdir().unwrap();
+        let out = hftp_with_file_limit(served.port(), 128, &["-q", "get", "big", "-j", jobs])
+            .cwd(cwd.path())
+            .run();
+        let line = out.failed(3);
+        assert!(line.starts_with("hftp-client: get big: "), "{line}");
+        assert!(line.contains("File too large"), "-j {jobs}: {line}");
+        assert!(!cwd.path().join("big").exists());
+    }
 }
 
 #[test]

@@ -76,6 +76,47 @@ fn cutting_proxy(target: SocketAddr, limit: usize) -> SocketAddr {
 }
 
 #[test]
+fn a_known_size_is_taken_instead_of_asked_and_checked_at_the_end() {
+    let data = pattern(100_000, 9);
+    let served = Served::new(&[("f", &data)]);
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("f");
+    let mut client = connect(served.addr());
+    // The right size: the same file as when it is asked.
+    let options = DownloadOptions {
+        size: Some(data.len() as u64),
+        ..DownloadOptions::default()
+    };
+    let done = client.download("f", &dest, &options, &no_progress).unwrap();
+    assert_eq!(done.size, data.len() as u64);
+    assert_eq!(fs::read(&dest).unwrap(), data);
+    // A size that is wrong (stale) fetches that many bytes, then the
+    // check at the end refuses the result: nothing is renamed into place.
+    fs::remove_file(&dest).unwrap();
+    let options = DownloadOptions {
+        size: Some(data.len() as u64 - 1),
+        ..DownloadOptions::default()
+    };
+    let err = client
+        .download("f", &dest, &options, &no_progress)
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Resume(why) if why.contains("changed size on the server")),
+        "{err}"
+    );
+    assert!(!dest.exists());
+    // A name that cannot be sent is refused before anything is asked.
+    let options = DownloadOptions {
+        size: Some(1),
+        ..DownloadOptions::default()
+    };
+    let err = client
+        .download("../f", &dest, &options, &no_progress)
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidName(_)), "{err}");
+}
+
+#[test]
 fn whole_files_in_base64_and_raw_are_identical() {
     let big = pattern((5 << 20) + 7, 3);
     let server = Served::new(&[("big.bin", &big), ("one", b"!"), ("empty", b"")]);

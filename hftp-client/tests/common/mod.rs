@@ -149,7 +149,24 @@ pub struct Run {
 /// `hftp-client -p PORT --timeout 5 ARGS...`, in a fresh temp directory
 /// unless `cwd` says otherwise.
 pub fn hftp(port: u16, args: &[&str]) -> Run {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_hftp-client"));
+    run_with(Command::new(env!("CARGO_BIN_EXE_hftp-client")), port, args)
+}
+
+/// [`hftp`] under `ulimit -f BLOCKS` (512-byte blocks in POSIX `sh`; 1024
+/// in bash) with `SIGXFSZ` ignored: a write that would pass the limit
+/// fails with `EFBIG` ("File too large"), as on a full disk.
+pub fn hftp_with_file_limit(port: u16, blocks: u64, args: &[&str]) -> Run {
+    let mut command = Command::new("sh");
+    command.args([
+        "-c",
+        r#"trap '' XFSZ; ulimit -f "$0" && exec "$@""#,
+        &blocks.to_string(),
+        env!("CARGO_BIN_EXE_hftp-client"),
+    ]);
+    run_with(command, port, args)
+}
+
+fn run_with(mut command: Command, port: u16, args: &[&str]) -> Run {
     command
         .args(["-p", &port.to_string(), "--timeout", "5"])
         .args(args)

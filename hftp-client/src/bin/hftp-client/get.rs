@@ -63,6 +63,8 @@ pub fn run(client: &mut Client<TcpStream>, global: &Global, args: &GetArgs) -> R
             chunk_size: chunk_size(args, *size),
             raw: args.raw,
             fsync: args.fsync,
+            // Asked just above, for the total bar.
+            size: Some(*size),
         };
         let progress = reporter.file(name, *size);
         match client.download(name, &dest, &options, &|p| progress.update(p)) {
