@@ -2,13 +2,16 @@
 //! files, listing them, and opening one by name without ever leaving the
 //! served directory.
 
+use std::cell::RefCell;
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use hftp_proto::FileName;
+use rustix::fs::{openat2, statx, AtFlags, FileType, Mode, OFlags, ResolveFlags, StatxFlags, CWD};
+use rustix::io::Errno;
 
 /// Why a file could not be opened.
 #[derive(Debug)]
@@ -20,10 +23,74 @@ pub enum Lookup {
     Io(io::Error),
 }
 
-/// The served directory, as an absolute path with no symlinks in it.
-#[derive(Debug, Clone)]
+/// The served directory as one worker sees it: its path (absolute, with
+/// no symlinks in it) and a handle on the directory itself.
+///
+/// Every lookup stays inside the directory whatever is done to the path
+/// meanwhile: names hold no `/`, and the path is walked only with
+/// `RESOLVE_NO_SYMLINKS`, so a served directory (or a parent of it)
+/// swapped for a symlink leads nowhere. Sizes are read through the handle,
+/// one component from it; the handle is opened again from the path at
+/// every sweep and when a name is not found in it, so that a directory
+/// deleted and made again at the same path (the course's suite does this
+/// between tests) is served at once. Not `Sync`: each worker has its own.
+#[derive(Debug)]
 pub struct Published {
     root: PathBuf,
+    dir: RefCell<Dir>,
+}
+
+/// The state of a worker's handle on the served directory.
+#[derive(Debug)]
+enum Dir {
+    /// Not opened yet.
+    Unknown,
+    /// Open (`O_PATH`), with its identity (see [`identity`]).
+    Open { fd: OwnedFd, id: Identity },
+    /// The path reaches no directory without a symlink (missing, or swapped
+    /// for a symlink): nothing is published.
+    Gone,
+    /// The path could not be opened for another reason (e.g. permission).
+    Failed(Errno),
+    /// The kernel has no `openat2` (Linux < 5.6): lookups take the careful
+    /// path of [`Published::open`].
+    Unsupported,
+}
+
+/// A directory's identity: its device (major, minor) and inode.
+type Identity = (u32, u32, u64);
+
+fn identity(stat: &rustix::fs::Statx) -> Identity {
+    (stat.stx_dev_major, stat.stx_dev_minor, stat.stx_ino)
+}
+
+impl Dir {
+    /// Opens the directory at `root` (canonical) without following any
+    /// symlink on the way.
+    fn open(root: &Path) -> Dir {
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        match openat2(CWD, root, flags, Mode::empty(), ResolveFlags::NO_SYMLINKS) {
+            Ok(fd) => match statx(&fd, "", AtFlags::EMPTY_PATH, StatxFlags::INO) {
+                Ok(stat) => Dir::Open {
+                    fd,
+                    id: identity(&stat),
+                },
+                Err(e) => Dir::Failed(e),
+            },
+            Err(Errno::NOSYS) => Dir::Unsupported,
+            Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP) => Dir::Gone,
+            Err(e) => Dir::Failed(e),
+        }
+    }
+
+    /// Whether `self` and `other` are the same directory, still there.
+    fn same_as(&self, other: &Dir) -> bool {
+        match (self, other) {
+            (Dir::Open { id, .. }, Dir::Open { id: other, .. }) => id == other,
+            (Dir::Gone, Dir::Gone) | (Dir::Unsupported, Dir::Unsupported) => true,
+            _ => false,
+        }
+    }
 }
 
 impl Published {
@@ -38,7 +105,16 @@ impl Published {
                 "not a directory",
             ));
         }
-        Ok(Published { root })
+        Ok(Published::at(root))
+    }
+
+    /// A worker's view of the directory at `root`, a path [`Published::new`]
+    /// made canonical.
+    pub fn at(root: PathBuf) -> Self {
+        Published {
+            root,
+            dir: RefCell::new(Dir::Unknown),
+        }
     }
 
     /// The served directory.
@@ -46,20 +122,74 @@ impl Published {
         &self.root
     }
 
+    /// Opens the handle on the directory again from its path; returns
+    /// whether it now is another directory than before (or none).
+    pub fn refresh(&self) -> bool {
+        let fresh = Dir::open(&self.root);
+        let mut dir = self.dir.borrow_mut();
+        let changed = !dir.same_as(&fresh);
+        *dir = fresh;
+        changed
+    }
+
+    /// Whether the path may now name another directory than the handle:
+    /// one `statx` of the path (cheaper than opening it again, which is
+    /// left to [`Published::refresh`] and makes no mistake about
+    /// symlinks). A missing name costs this one call more.
+    fn moved(&self) -> bool {
+        let Dir::Open { id, .. } = *self.dir.borrow() else {
+            return true;
+        };
+        match statx(CWD, &self.root, AtFlags::SYMLINK_NOFOLLOW, StatxFlags::INO) {
+            Ok(stat) => identity(&stat) != id,
+            Err(_) => true,
+        }
+    }
+
     /// The published file names, sorted bytewise. Entries whose names are
     /// not valid FILENAMEs, sub-directories, and symlinks that do not
-    /// resolve to a regular file inside the directory are left out.
+    /// resolve to a regular file inside the directory are left out. The
+    /// directory is opened without following symlinks: one swapped for a
+    /// symlink cannot be listed (`199`, as for a missing one).
     pub fn list(&self) -> io::Result<Vec<String>> {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let fd = match openat2(
+            CWD,
+            &self.root,
+            flags,
+            Mode::empty(),
+            ResolveFlags::NO_SYMLINKS,
+        ) {
+            Ok(fd) => fd,
+            // Linux < 5.6: at least the directory itself is no symlink.
+            Err(Errno::NOSYS) => {
+                rustix::fs::open(&self.root, flags | OFlags::NOFOLLOW, Mode::empty())?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let entries = rustix::fs::Dir::read_from(&fd)?;
         let mut names = Vec::new();
-        for entry in fs::read_dir(&self.root)? {
+        for entry in entries {
             let entry = entry?;
-            let os_name = entry.file_name();
-            let Ok(name) = FileName::from_bytes(os_name.as_bytes()) else {
+            let Ok(name) = FileName::from_bytes(entry.file_name().to_bytes()) else {
                 continue;
             };
-            let published = match entry.file_type() {
-                Ok(t) if t.is_file() => true,
-                Ok(t) if t.is_symlink() => self.resolves_inside(&entry.path()),
+            let file_type = match entry.file_type() {
+                // The file system does not say in the entry: ask.
+                FileType::Unknown => match statx(
+                    &fd,
+                    name.as_str(),
+                    AtFlags::SYMLINK_NOFOLLOW,
+                    StatxFlags::TYPE,
+                ) {
+                    Ok(stat) => FileType::from_raw_mode(stat.stx_mode.into()),
+                    Err(_) => continue,
+                },
+                known => known,
+            };
+            let published = match file_type {
+                FileType::RegularFile => true,
+                FileType::Symlink => self.resolves_inside(&self.root.join(name.as_str())),
                 _ => false,
             };
             if published {
@@ -79,29 +209,53 @@ impl Published {
     }
 
     /// The size of a published file, for `get_metadata`: one `statx` of
-    /// the name, not following a final symlink. A regular file directly in
-    /// the directory is published (the name holds no `/`); a symlink is
-    /// published only if [`Published::open`]'s careful path says it stays
-    /// inside. Reading the size needs no read permission, so a file the
-    /// server cannot read still has a size here (as `os.path.getsize` in
-    /// the course's reference server); `get_slice` of it answers 199.
+    /// the name in the directory's handle, not following a final symlink.
+    /// A regular file there is published (the name holds no `/`); a
+    /// symlink is published only if [`Published::open`]'s careful path
+    /// says it stays inside. A name not found makes the handle open again
+    /// from the path, and the name is looked up once more if that is
+    /// another directory. Reading the size needs no read permission, so a
+    /// file the server cannot read still has a size here (as
+    /// `os.path.getsize` in the course's reference server); `get_slice` of
+    /// it answers 199.
     pub fn size(&self, name: FileName<'_>) -> Result<u64, Lookup> {
-        use rustix::fs::{statx, AtFlags, FileType, StatxFlags, CWD};
-        let path = self.root.join(name.as_str());
-        let stat = match statx(
-            CWD,
-            &path,
-            AtFlags::SYMLINK_NOFOLLOW,
-            StatxFlags::TYPE | StatxFlags::SIZE,
-        ) {
-            Ok(stat) => stat,
-            Err(rustix::io::Errno::NOSYS) => return self.open(name).map(|(_, size)| size),
-            Err(e) => return Err(classify_open_error(e.into())),
-        };
-        match FileType::from_raw_mode(stat.stx_mode.into()) {
-            FileType::RegularFile => Ok(stat.stx_size),
-            FileType::Symlink => self.open_following(&path).map(|(_, size)| size),
-            _ => Err(Lookup::NotFound),
+        let mut looked_again = false;
+        loop {
+            if matches!(*self.dir.borrow(), Dir::Unknown) {
+                self.refresh();
+            }
+            let stat = match &*self.dir.borrow() {
+                Dir::Open { fd, .. } => statx(
+                    fd.as_fd(),
+                    name.as_str(),
+                    AtFlags::SYMLINK_NOFOLLOW,
+                    StatxFlags::TYPE | StatxFlags::SIZE,
+                ),
+                Dir::Gone => Err(Errno::NOENT),
+                Dir::Failed(e) => return Err(Lookup::Io((*e).into())),
+                Dir::Unsupported | Dir::Unknown => return self.open(name).map(|(_, size)| size),
+            };
+            return match stat {
+                Ok(stat) => match FileType::from_raw_mode(stat.stx_mode.into()) {
+                    FileType::RegularFile => Ok(stat.stx_size),
+                    FileType::Symlink => self
+                        .open_following(&self.root.join(name.as_str()))
+                        .map(|(_, size)| size),
+                    _ => Err(Lookup::NotFound),
+                },
+                Err(Errno::NOENT) if !looked_again => {
+                    looked_again = true;
+                    if self.moved() && self.refresh() {
+                        continue;
+                    }
+                    Err(Lookup::NotFound)
+                }
+                Err(Errno::NOSYS) => {
+                    *self.dir.borrow_mut() = Dir::Unsupported;
+                    self.open(name).map(|(_, size)| size)
+                }
+                Err(e) => Err(classify_open_error(e.into())),
+            };
         }
     }
 
@@ -116,15 +270,12 @@ impl Published {
     /// cannot make the server read something else. Opening never blocks
     /// on FIFOs.
     pub fn open(&self, name: FileName<'_>) -> Result<(File, u64), Lookup> {
-        use rustix::fs::{openat2, Mode, OFlags, ResolveFlags, CWD};
         let path = self.root.join(name.as_str());
         let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
         let file = match openat2(CWD, &path, flags, Mode::empty(), ResolveFlags::NO_SYMLINKS) {
             Ok(fd) => File::from(fd),
             // A symlink on the way, or a kernel without openat2 (< 5.6).
-            Err(rustix::io::Errno::LOOP | rustix::io::Errno::NOSYS) => {
-                return self.open_following(&path)
-            }
+            Err(Errno::LOOP | Errno::NOSYS) => return self.open_following(&path),
             Err(e) => return Err(classify_open_error(e.into())),
         };
         let size = regular_size(&file)?;
@@ -235,5 +386,33 @@ mod tests {
         fs::remove_dir_all(&root).unwrap();
         std::os::unix::fs::symlink(outside.path(), &root).unwrap();
         assert!(matches!(p.open(name("secret")), Err(Lookup::NotFound)));
+        assert!(matches!(p.size(name("secret")), Err(Lookup::NotFound)));
+        assert!(p.list().is_err());
+        // A directory there again: served again.
+        fs::remove_file(&root).unwrap();
+        fs::create_dir(&root).unwrap();
+        fs::write(root.join("a"), b"aaa").unwrap();
+        assert_eq!(p.size(name("a")).unwrap(), 3);
+        assert_eq!(p.list().unwrap(), ["a"]);
+    }
+
+    #[test]
+    fn a_directory_moved_away_is_let_go_at_the_next_refresh() {
+        let parent = tempfile::tempdir().unwrap();
+        let root = parent.path().join("pub");
+        fs::create_dir(&root).unwrap();
+        fs::write(root.join("a"), b"a").unwrap();
+        let p = Published::new(&root).unwrap();
+        let name = |s| FileName::new(s).unwrap();
+        assert_eq!(p.size(name("a")).unwrap(), 1);
+        fs::rename(&root, parent.path().join("old")).unwrap();
+        fs::create_dir(&root).unwrap();
+        fs::write(root.join("a"), b"new").unwrap();
+        // Until the refresh, sizes come from the directory first served
+        // (moved, but never anything outside it).
+        assert_eq!(p.size(name("a")).unwrap(), 1);
+        assert!(p.refresh());
+        assert!(!p.refresh());
+        assert_eq!(p.size(name("a")).unwrap(), 3);
     }
 }

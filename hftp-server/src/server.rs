@@ -125,7 +125,7 @@ impl Server {
             .collect::<io::Result<Vec<_>>>()
             .map_err(ServerError::Worker)?;
         let shared = Arc::new(Shared {
-            published,
+            root: published.root().to_owned(),
             config: Config {
                 max_connections: options.max_connections.max(1),
                 idle_timeout: options.idle_timeout,
@@ -153,7 +153,7 @@ impl Server {
 
     /// The served directory, as an absolute path.
     pub fn root(&self) -> &Path {
-        self.shared.published.root()
+        &self.shared.root
     }
 
     /// Worker threads the server runs.

@@ -3,6 +3,7 @@
 //! connection on readiness, checks timeouts, and winds down on shutdown.
 
 use std::io;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -28,8 +29,9 @@ const READ_CHUNK: usize = 16 * 1024;
 /// What all workers share.
 #[derive(Debug)]
 pub struct Shared {
-    /// The served directory.
-    pub published: Published,
+    /// The served directory, absolute and without symlinks (each worker
+    /// has its own [`Published`] view of it).
+    pub root: PathBuf,
     /// Limits and timeouts.
     pub config: Config,
     /// Connections open across all workers.
@@ -58,6 +60,7 @@ pub fn run(
         listener: Some(listener),
         accept_stalled: false,
         conns: Slab::new(),
+        published: Published::at(shared.root.clone()),
         shared,
         read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
         file_buf: vec![0; FILE_CHUNK].into_boxed_slice(),
@@ -118,6 +121,8 @@ struct Worker {
     /// not signal again for clients already waiting, so the sweep retries.
     accept_stalled: bool,
     conns: Slab<Connection>,
+    /// This worker's view of the served directory.
+    published: Published,
     shared: Arc<Shared>,
     read_buf: Box<[u8]>,
     file_buf: Box<[u8]>,
@@ -193,7 +198,7 @@ impl Worker {
             return;
         };
         let mut ctx = Ctx {
-            published: &self.shared.published,
+            published: &self.published,
             read_buf: &mut self.read_buf,
             file_buf: &mut self.file_buf,
             now,
@@ -214,11 +219,13 @@ impl Worker {
         self.accept(now);
     }
 
-    /// Closes connections whose timeouts expired.
+    /// Closes connections whose timeouts expired, and opens the served
+    /// directory again from its path (it may have been moved away).
     fn sweep(&mut self, now: Instant) {
         if self.accept_stalled {
             self.accept(now);
         }
+        self.published.refresh();
         let config = &self.shared.config;
         let expired: Vec<(usize, Closed)> = self
             .conns

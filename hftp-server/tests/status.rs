@@ -365,6 +365,51 @@ fn confinement_of_names_and_symlinks() {
     );
 }
 
+#[test]
+fn a_served_directory_swapped_moved_or_made_again_never_leaks_the_outside() {
+    let server = start(&[], &[("a", b"inside")]);
+    let root = server.dir.path().to_path_buf();
+    let evil = RemoveOnDrop(PathBuf::from(format!("{}-evil", root.display())));
+    let moved = RemoveOnDrop(PathBuf::from(format!("{}-moved", root.display())));
+    fs::create_dir(&evil.0).unwrap();
+    fs::write(evil.0.join("secret"), b"outside secret").unwrap();
+    fs::write(evil.0.join("a"), b"outside").unwrap();
+    let mut c = server.connect();
+    assert_eq!(c.metadata("a"), 6);
+
+    // The served directory moved away and a symlink to elsewhere in its
+    // place: nothing is sized, read or listed through the symlink.
+    fs::rename(&root, &moved.0).unwrap();
+    symlink(&evil.0, &root).unwrap();
+    // The sweep opens the directory again from its path (at most 250 ms
+    // with the default timeouts); until then `a` is the moved directory's.
+    std::thread::sleep(Duration::from_millis(600));
+    for request in [
+        "get_metadata secret",
+        "get_metadata a",
+        "get_slice secret 0 1",
+        "get_slice a 0 1 raw",
+    ] {
+        c.send(format!("{request}\r\n").as_bytes());
+        assert_eq!(c.line_str(), E202, "answer to {request:?}");
+    }
+    assert_fatal(
+        &server,
+        b"get_file_listing\r\n",
+        "199 INTERNAL SERVER ERROR",
+    );
+
+    // A real directory there again, with other contents: served at once
+    // (a name not found opens the directory again from its path).
+    fs::remove_file(&root).unwrap();
+    fs::create_dir(&root).unwrap();
+    fs::write(root.join("b"), b"made again").unwrap();
+    assert_eq!(c.metadata("b"), 10);
+    assert_eq!(c.listing(), ["b"]);
+    assert_eq!(c.slice("b", 0, 4), b"made");
+    c.quit(Duration::from_secs(2));
+}
+
 /// Sends `parts` with pauses between them (so they arrive as separate
 /// reads) and returns everything the server sent until it closed.
 fn in_pieces(server: &Server, parts: &[&[u8]]) -> Vec<u8> {
