@@ -132,16 +132,16 @@ impl Published {
         changed
     }
 
-    /// Whether the path may now name another directory than the handle:
-    /// one `statx` of the path (cheaper than opening it again, which is
-    /// left to [`Published::refresh`] and makes no mistake about
-    /// symlinks). A missing name costs this one call more.
-    fn moved(&self) -> bool {
-        let Dir::Open { id, .. } = *self.dir.borrow() else {
+    /// Whether the handle's directory is gone: deleted (no links left), or
+    /// no handle at all. One `statx` of the handle, no path walk: a missing
+    /// name costs this one call more. A directory moved away is noticed at
+    /// the next sweep instead.
+    fn deleted(&self) -> bool {
+        let Dir::Open { fd, .. } = &*self.dir.borrow() else {
             return true;
         };
-        match statx(CWD, &self.root, AtFlags::SYMLINK_NOFOLLOW, StatxFlags::INO) {
-            Ok(stat) => identity(&stat) != id,
+        match statx(fd, "", AtFlags::EMPTY_PATH, StatxFlags::NLINK) {
+            Ok(stat) => stat.stx_nlink == 0,
             Err(_) => true,
         }
     }
@@ -212,9 +212,9 @@ impl Published {
     /// the name in the directory's handle, not following a final symlink.
     /// A regular file there is published (the name holds no `/`); a
     /// symlink is published only if [`Published::open`]'s careful path
-    /// says it stays inside. A name not found makes the handle open again
-    /// from the path, and the name is looked up once more if that is
-    /// another directory. Reading the size needs no read permission, so a
+    /// says it stays inside. A name not found in a directory that was
+    /// deleted makes the handle open again from the path, and the name is
+    /// looked up once more if that is another directory. Reading the size needs no read permission, so a
     /// file the server cannot read still has a size here (as
     /// `os.path.getsize` in the course's reference server); `get_slice` of
     /// it answers 199.
@@ -245,7 +245,7 @@ impl Published {
                 },
                 Err(Errno::NOENT) if !looked_again => {
                     looked_again = true;
-                    if self.moved() && self.refresh() {
+                    if self.deleted() && self.refresh() {
                         continue;
                     }
                     Err(Lookup::NotFound)
