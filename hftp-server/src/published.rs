@@ -365,15 +365,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_directory_swapped_for_a_symlink_does_not_leak() {
-        let outside = tempfile::tempdir().unwrap();
-        fs::write(outside.path().join("secret"), b"s").unwrap();
+    /// `PARENT/pub` holding `a` (1 byte), served.
+    fn served_pub() -> (tempfile::TempDir, PathBuf, Published) {
         let parent = tempfile::tempdir().unwrap();
         let root = parent.path().join("pub");
         fs::create_dir(&root).unwrap();
         fs::write(root.join("a"), b"a").unwrap();
         let p = Published::new(&root).unwrap();
+        (parent, root, p)
+    }
+
+    #[test]
+    fn a_directory_swapped_for_a_symlink_does_not_leak() {
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("secret"), b"s").unwrap();
+        let (_parent, root, p) = served_pub();
         let name = |s| FileName::new(s).unwrap();
         assert_eq!(p.open(name("a")).unwrap().1, 1);
         // Deleted and made again (the course's suite does this between
@@ -398,11 +404,7 @@ mod tests {
 
     #[test]
     fn a_directory_moved_away_is_let_go_at_the_next_refresh() {
-        let parent = tempfile::tempdir().unwrap();
-        let root = parent.path().join("pub");
-        fs::create_dir(&root).unwrap();
-        fs::write(root.join("a"), b"a").unwrap();
-        let p = Published::new(&root).unwrap();
+        let (parent, root, p) = served_pub();
         let name = |s| FileName::new(s).unwrap();
         assert_eq!(p.size(name("a")).unwrap(), 1);
         fs::rename(&root, parent.path().join("old")).unwrap();
