@@ -9,12 +9,6 @@
 //! one writes ranges out of order into a pre-sized `.part` and records each
 //! completed range in `DEST.part.ranges` (removed on success), which is
 //! what a resume then trusts.
-//!
-//! Each connection's bytes are put into the file by a writer thread of
-//! its own ([`crate::write_behind`]), so that receiving and decoding the
-//! next buffer overlaps with writing the last one. Ranges are recorded
-//! only once all their bytes are written, and a failed write (a full
-//! disk) is the error the download reports.
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
@@ -27,7 +21,6 @@ use std::sync::Mutex;
 use hftp_proto::FileName;
 
 use crate::client::reconnect;
-use crate::write_behind::{write_behind, Behind, Op};
 use crate::{Client, Error};
 
 /// How [`Client::download`] fetches a file.
@@ -437,30 +430,13 @@ struct Job<'a> {
 
 impl Job<'_> {
     /// Fetches ranges from the queue on `client` until it is empty or a
-    /// connection has failed. A writer thread of this connection's own
-    /// puts the bytes into the file behind it (see [`write_behind`]).
+    /// connection has failed.
     fn run<S: Read + Write>(&self, client: &mut Client<S>) -> Result<(), Error> {
-        let (fetched, written) =
-            write_behind(|op| self.apply(op), |behind| self.fetch_all(client, behind));
-        if written.is_err() {
-            self.failed.store(true, Ordering::Relaxed);
-        }
-        // When both failed, the writer's error is the cause: the fetcher's
-        // is only that the writer stopped.
-        written?;
-        fetched
-    }
-
-    fn fetch_all<S: Read + Write>(
-        &self,
-        client: &mut Client<S>,
-        behind: &mut Behind<Range>,
-    ) -> Result<(), Error> {
         while !self.failed.load(Ordering::Relaxed) {
             let Some(range) = self.queue.lock().expect("queue").pop_front() else {
                 return Ok(());
             };
-            if let Err(e) = self.fetch(client, range, behind) {
+            if let Err(e) = self.fetch(client, range) {
                 self.failed.store(true, Ordering::Relaxed);
                 return Err(e);
             }
@@ -468,14 +444,9 @@ impl Job<'_> {
         Ok(())
     }
 
-    fn fetch<S: Read + Write>(
-        &self,
-        client: &mut Client<S>,
-        range: Range,
-        behind: &mut Behind<Range>,
-    ) -> Result<(), Error> {
+    fn fetch<S: Read + Write>(&self, client: &mut Client<S>, range: Range) -> Result<(), Error> {
         let mut out = At {
-            behind,
+            job: self,
             pos: range.offset,
         };
         if self.raw {
@@ -491,45 +462,30 @@ impl Job<'_> {
                 self.name
             )));
         }
-        out.behind.mark(range)?;
-        Ok(())
-    }
-
-    /// On the writer thread: puts bytes into the `.part` file and reports
-    /// progress, or records a range once all its bytes are written.
-    fn apply(&self, op: Op<'_, Range>) -> io::Result<()> {
-        match op {
-            Op::Write { pos, data } => {
-                self.file.write_all_at(data, pos)?;
-                let len = data.len() as u64;
-                let done = self.done.fetch_add(len, Ordering::Relaxed) + len;
-                (self.progress)(Progress {
-                    done,
-                    total: self.total,
-                });
-            }
-            Op::Mark(range) => {
-                if let Some(record) = &self.record {
-                    let line = format!("{} {}\n", range.offset, range.len);
-                    record.lock().expect("record").write_all(line.as_bytes())?;
-                }
-            }
+        if let Some(record) = &self.record {
+            let line = format!("{} {}\n", range.offset, range.len);
+            record.lock().expect("record").write_all(line.as_bytes())?;
         }
         Ok(())
     }
 }
 
-/// A `Write` that hands bytes, with their position in the `.part` file,
-/// to the connection's writer thread.
-struct At<'b> {
-    behind: &'b mut Behind<Range>,
+/// A `Write` that puts bytes at a position of the `.part` file and
+/// reports progress.
+struct At<'a, 'j> {
+    job: &'j Job<'a>,
     pos: u64,
 }
 
-impl Write for At<'_> {
+impl Write for At<'_, '_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.behind.write_at(self.pos, buf)?;
+        self.job.file.write_all_at(buf, self.pos)?;
         self.pos += buf.len() as u64;
+        let done = self.job.done.fetch_add(buf.len() as u64, Ordering::Relaxed) + buf.len() as u64;
+        (self.job.progress)(Progress {
+            done,
+            total: self.job.total,
+        });
         Ok(buf.len())
     }
 

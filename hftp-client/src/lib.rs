@@ -28,7 +28,6 @@
 mod client;
 mod download;
 mod error;
-mod write_behind;
 
 pub use client::{Client, Timeouts};
 pub use download::{part_path, DownloadOptions, Downloaded, Progress};

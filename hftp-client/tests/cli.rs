@@ -543,10 +543,9 @@ fn get_options_reach_the_wire() {
 
 #[test]
 fn get_reports_a_failing_file_write_and_leaves_no_final_file() {
-    // 1 MiB, and writes limited to 64 KiB (128 blocks): the file writer,
-    // which runs behind the connection, fails with EFBIG. Its error must
-    // be the one reported, not that the writer stopped, for one
-    // connection and for four.
+    // 1 MiB, and writes limited to 64 KiB (128 blocks): writing the file
+    // fails with EFBIG, as on a full disk. That is the error reported, in
+    // one line, for one connection and for four.
     let big = binary(1 << 20);
     let served = Served::new(&[("big", &big)]);
     for jobs in ["1", "4"] {
