@@ -122,11 +122,31 @@ impl Published {
         &self.root
     }
 
-    /// Opens the handle on the directory again from its path; returns
-    /// whether it now is another directory than before (or none).
+    /// Opens the handle on the directory again from its path, unless one
+    /// `statx` of the path shows the same directory, still linked; returns
+    /// whether the handle now is another directory than before (or none).
+    /// Out of file descriptors, the old handle is kept: sizes need no
+    /// descriptor of their own, and the refresh must not take the one a
+    /// waiting client needs.
     pub fn refresh(&self) -> bool {
+        if let Dir::Open { id, .. } = *self.dir.borrow() {
+            let flags = StatxFlags::TYPE | StatxFlags::INO | StatxFlags::NLINK;
+            if let Ok(stat) = statx(CWD, &self.root, AtFlags::SYMLINK_NOFOLLOW, flags) {
+                let is_dir = FileType::from_raw_mode(stat.stx_mode.into()) == FileType::Directory;
+                if is_dir && stat.stx_nlink > 0 && identity(&stat) == id {
+                    return false;
+                }
+            }
+        }
         let fresh = Dir::open(&self.root);
         let mut dir = self.dir.borrow_mut();
+        if matches!(
+            fresh,
+            Dir::Failed(Errno::MFILE | Errno::NFILE | Errno::NOMEM)
+        ) && matches!(*dir, Dir::Open { .. })
+        {
+            return false;
+        }
         let changed = !dir.same_as(&fresh);
         *dir = fresh;
         changed
