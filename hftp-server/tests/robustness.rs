@@ -351,6 +351,36 @@ fn lowest_free_fd(pid: u32) -> u64 {
     (0..).find(|n| !used.contains(n)).unwrap()
 }
 
+/// The descriptor of process `pid` open on `path`, if any.
+fn fd_of(pid: u32, path: &std::path::Path) -> Option<u64> {
+    let path = std::fs::canonicalize(path).ok()?;
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .ok()?
+        .filter_map(|e| e.ok())
+        .find(|e| std::fs::read_link(e.path()).is_ok_and(|t| t == path))
+        .and_then(|e| e.file_name().to_str()?.parse().ok())
+}
+
+/// The open descriptors of process `pid` and what they are, for messages.
+fn fd_table(pid: u32) -> String {
+    let mut fds: Vec<(u64, String)> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|dir| {
+            dir.filter_map(|e| {
+                let e = e.ok()?;
+                let n = e.file_name().to_str()?.parse().ok()?;
+                let target = std::fs::read_link(e.path()).ok()?;
+                Some((n, target.display().to_string()))
+            })
+            .collect()
+        })
+        .unwrap_or_default();
+    fds.sort();
+    fds.iter()
+        .map(|(n, t)| format!("{n}={t}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Sets the open-files limit of process `pid`; false when not permitted.
 fn set_fd_limit(pid: u32, limit: u64) -> bool {
     let lim = libc::rlimit {
@@ -418,7 +448,20 @@ fn a_client_refused_for_lack_of_fds_is_accepted_once_fds_free_up() {
     c1.send(format!("get_slice big 0 {} raw\r\n", 64 << 20).as_bytes());
     c1.expect("0 OK");
     thread::sleep(Duration::from_millis(100));
+    // Descriptors the server closed before (or never had: holes left by
+    // what it inherited) lie below the file's: fill them with idle
+    // clients (an accept takes the lowest free number), or the file's
+    // closing would free a descriptor above the limit.
+    let file_fd = fd_of(server.pid, &server.path("big")).expect("the slice's file is open");
+    let mut fillers = Vec::new();
+    while lowest_free_fd(server.pid) < file_fd {
+        let mut filler = server.connect();
+        filler.send(b"help\r\n");
+        assert_eq!(filler.exact(HELP.len()), HELP);
+        fillers.push(filler);
+    }
     // No descriptor left: the next accept fails with EMFILE.
+    let fds_at_limit = fd_table(server.pid);
     if !set_fd_limit(server.pid, lowest_free_fd(server.pid)) {
         eprintln!("NOTE: cannot lower the server's open-files limit; skipping");
         return;
@@ -443,10 +486,13 @@ fn a_client_refused_for_lack_of_fds_is_accepted_once_fds_free_up() {
         show(&got),
         show(HELP),
         "a client left in the backlog after EMFILE was not accepted within {:?} of a descriptor freeing up \
-         (it waits until another connection closes or a new client arrives)",
-        freed.elapsed()
+         (it waits until another connection closes or a new client arrives); descriptors when the limit was set: {fds_at_limit}; now: {}; log: {}",
+        freed.elapsed(),
+        fd_table(server.pid),
+        server.log()
     );
     drop(c1);
+    drop(fillers);
 }
 
 /// The server reads a socket only after a readiness event, and treats a
