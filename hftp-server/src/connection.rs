@@ -143,6 +143,11 @@ impl Connection {
         self.peer
     }
 
+    /// When bytes last moved either way.
+    pub fn last_progress(&self) -> Instant {
+        self.last_progress
+    }
+
     /// The socket, for (de)registration.
     pub fn stream_mut(&mut self) -> &mut TcpStream {
         &mut self.stream

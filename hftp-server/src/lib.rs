@@ -7,7 +7,8 @@
 //! connection. Modules: `server` (the public handle), `config` (limits
 //! shared by the workers), `published` (the directory and confinement),
 //! `connection` (one client's state machine), `output` (the bounded send
-//! queue), `transfer` (streaming slices), `worker` (the event loop).
+//! queue), `transfer` (streaming slices), `worker` (the event loop),
+//! `placement` (how many workers take connections).
 //!
 //! The `hftp-server` binary is a thin command line over this crate; the
 //! library exists so that programs and tests can run a server in-process:
@@ -47,6 +48,7 @@
 mod config;
 mod connection;
 mod output;
+mod placement;
 mod published;
 mod server;
 mod transfer;

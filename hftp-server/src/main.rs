@@ -42,8 +42,9 @@ struct Args {
     #[arg(long, default_value_t = hftp_proto::RequestDecoder::DEFAULT_MAX_LINE, value_name = "N")]
     max_request_bytes: usize,
     /// Worker threads, each with its own event loop (default: one per
-    /// core). On a two-core machine whose clients run on it too, 1 gives
-    /// lower latency to unpipelined requests.
+    /// core). Connections are gathered onto fewer workers while the others
+    /// would only wake for a request or two, and spread again when those
+    /// are saturated and a core is spare.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..1024))]
     threads: Option<u64>,
     /// Log more (-v: each request, -vv: trace).

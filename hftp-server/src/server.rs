@@ -16,7 +16,7 @@ use tracing::{error, info};
 
 use crate::config::Config;
 use crate::published::Published;
-use crate::worker::{self, Shared};
+use crate::worker::{self, Shared, WorkerShare};
 
 /// Everything a server can be told: where to listen, what to serve, and
 /// the limits every connection is held to.
@@ -134,6 +134,8 @@ impl Server {
                 shutdown_grace: options.shutdown_grace,
             },
             active: AtomicUsize::new(0),
+            active_workers: AtomicUsize::new(threads),
+            workers: (0..threads).map(|_| WorkerShare::default()).collect(),
             wakers,
             shutdown: Arc::new(AtomicBool::new(false)),
         });

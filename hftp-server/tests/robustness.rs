@@ -530,3 +530,62 @@ fn a_request_and_the_clients_close_arriving_together_are_answered_then_closed() 
     assert_eq!(show(&got), show(b"0 OK\r\n10\r\n"));
     assert!(closed, "not closed within 5 s");
 }
+
+#[test]
+fn connections_gathered_onto_one_worker_mid_slice_are_answered_intact() {
+    // Two workers; eight clients each start a base64 and then a raw
+    // slice and read them slowly, so that the workers mostly sleep and
+    // the placement gathers every connection onto worker 0 while slices
+    // are in flight (HFTP.md §4: one client never delays the others; here
+    // no moved client may lose or repeat a byte).
+    const SIZE: usize = 3 << 20;
+    let data = pattern(SIZE, 7);
+    let file = data.clone();
+    let mut server = start_with(Options::args(&["--threads", "2", "-v"]), move |dir| {
+        std::fs::write(dir.join("big"), &file).unwrap();
+    });
+    let mut clients: Vec<Conn> = (0..8)
+        .map(|_| server.connect_small_rcvbuf(64 * 1024))
+        .collect();
+    for (i, c) in clients.iter_mut().enumerate() {
+        let (offset, len) = (i * 1000, SIZE - i * 1000);
+        c.send(
+            format!("get_slice big {offset} {len}\r\nget_slice big {offset} {len} raw\r\n")
+                .as_bytes(),
+        );
+        c.expect("0 OK");
+    }
+    // A little of each slice now, the rest once the workers have been
+    // gathered.
+    for c in clients.iter_mut() {
+        c.fill().unwrap();
+    }
+    assert!(
+        wait_until(Duration::from_secs(5), || server
+            .log()
+            .contains("1 of 2 workers active")),
+        "the workers were never gathered; log: {}",
+        server.log()
+    );
+    for (i, c) in clients.iter_mut().enumerate() {
+        let offset = i * 1000;
+        assert!(
+            b64_decode(&c.line()) == data[offset..],
+            "client {i}: base64 slice"
+        );
+        c.expect("0 OK");
+        c.expect(&format!("Content-Length: {}", SIZE - offset));
+        c.expect("");
+        let mut at = offset;
+        c.stream_exact((SIZE - offset) as u64, |chunk| {
+            assert_eq!(chunk, &data[at..at + chunk.len()], "client {i}: raw slice");
+            at += chunk.len();
+        });
+        // Still answering after the move.
+        assert_eq!(c.metadata("big"), SIZE as u64, "client {i}");
+    }
+    for c in clients {
+        c.quit(Duration::from_secs(5));
+    }
+    server.assert_alive();
+}
