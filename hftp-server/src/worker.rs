@@ -98,6 +98,7 @@ pub fn run(
 ) -> io::Result<()> {
     let mut events = Events::with_capacity(1024);
     let mut listener = TcpListener::from_std(listener);
+    let workers = shared.wakers.len();
     poll.registry()
         .register(&mut listener, LISTENER, Interest::READABLE)?;
     let mut worker = Worker {
@@ -112,7 +113,7 @@ pub fn run(
         file_buf: vec![0; FILE_CHUNK].into_boxed_slice(),
         shutdown_deadline: None,
         wakes: 0,
-        controller: (index == 0).then(|| Controller::new(Instant::now())),
+        controller: (index == 0).then(|| Controller::new(workers, Instant::now())),
     };
     let tick = worker.shared.config.tick();
     let mut next_sweep = Instant::now() + tick;
@@ -191,7 +192,7 @@ struct Worker {
 /// Worker 0's placement state: the decision, and the figures of the last
 /// window's start.
 struct Controller {
-    placement: Option<Placement>,
+    placement: Placement,
     window_start: Instant,
     /// Per worker: CPU ns and wakes at the window's start.
     last: Vec<(u64, u64)>,
@@ -201,9 +202,9 @@ struct Controller {
 }
 
 impl Controller {
-    fn new(now: Instant) -> Self {
+    fn new(workers: usize, now: Instant) -> Self {
         Controller {
-            placement: None,
+            placement: Placement::new(workers, now),
             window_start: now,
             last: Vec::new(),
             machine: machine_cpu(),
@@ -216,9 +217,9 @@ impl Worker {
     /// Accepts while the connection limit allows; past it, clients wait in
     /// the listen backlog until a connection closes.
     fn accept(&mut self, now: Instant) {
-        let Some(listener) = self.listener.as_ref() else {
+        if self.listener.is_none() {
             return;
-        };
+        }
         self.accept_stalled = false;
         loop {
             // Take a client only while this worker is active and holds no
@@ -246,6 +247,9 @@ impl Worker {
                 self.shared.active.fetch_sub(1, Ordering::AcqRel);
                 return;
             }
+            let Some(listener) = self.listener.as_ref() else {
+                return;
+            };
             let (stream, peer) = match listener.accept() {
                 Ok(accepted) => accepted,
                 Err(e) => {
@@ -262,22 +266,31 @@ impl Worker {
                 }
             };
             let _ = stream.set_nodelay(true);
-            let entry = self.conns.vacant_entry();
-            let key = entry.key();
-            let mut conn = Connection::new(stream, peer, &self.shared.config, now);
-            if let Err(e) = self.poll.registry().register(
-                conn.stream_mut(),
-                Token(key),
-                Interest::READABLE | Interest::WRITABLE,
-            ) {
-                warn!("cannot watch a new connection from {peer}: {e}");
-                self.shared.active.fetch_sub(1, Ordering::AcqRel);
-                continue;
+            let conn = Connection::new(stream, peer, &self.shared.config, now);
+            if self.watch(conn).is_some() {
+                info!("Connected by: {peer}");
+                self.publish_count();
             }
-            info!("Connected by: {peer}");
-            entry.insert(conn);
-            self.publish_count();
         }
+    }
+
+    /// Registers `conn` on this worker's event loop and keeps it; returns
+    /// its key. When it cannot be watched it is closed (and no longer
+    /// counted).
+    fn watch(&mut self, mut conn: Connection) -> Option<usize> {
+        let entry = self.conns.vacant_entry();
+        let key = entry.key();
+        if let Err(e) = self.poll.registry().register(
+            conn.stream_mut(),
+            Token(key),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            warn!("cannot watch a connection from {}: {e}", conn.peer());
+            self.shared.active.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        entry.insert(conn);
+        Some(key)
     }
 
     fn publish_count(&self) {
@@ -289,32 +302,23 @@ impl Worker {
     /// Registers the connections other workers handed to this one, and
     /// drives each (its socket may have become ready in between).
     fn adopt(&mut self, now: Instant) {
-        let handed = std::mem::take(&mut *self.inbox());
+        let handed = std::mem::take(&mut *self.inbox(self.index));
         if handed.is_empty() {
             return;
         }
         for mut conn in handed {
-            let entry = self.conns.vacant_entry();
-            let key = entry.key();
-            if let Err(e) = self.poll.registry().register(
-                conn.stream_mut(),
-                Token(key),
-                Interest::READABLE | Interest::WRITABLE,
-            ) {
-                warn!("cannot watch a connection from {}: {e}", conn.peer());
-                self.shared.active.fetch_sub(1, Ordering::AcqRel);
-                continue;
-            }
             conn.note_event(true, false);
-            entry.insert(conn);
-            self.drive(key, now);
+            if let Some(key) = self.watch(conn) {
+                self.drive(key, now);
+            }
         }
         self.publish_count();
     }
 
-    fn inbox(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
+    /// Worker `i`'s inbox.
+    fn inbox(&self, i: usize) -> std::sync::MutexGuard<'_, Vec<Connection>> {
         // A worker that panicked holding the lock left a valid Vec.
-        self.shared.workers[self.index]
+        self.shared.workers[i]
             .inbox
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -372,11 +376,7 @@ impl Worker {
         for (key, to) in moves {
             let mut conn = self.conns.remove(key);
             let _ = self.poll.registry().deregister(conn.stream_mut());
-            self.shared.workers[to]
-                .inbox
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .push(conn);
+            self.inbox(to).push(conn);
             woken[to] = true;
         }
         self.publish_count();
@@ -420,13 +420,11 @@ impl Worker {
         let machine = machine_cpu();
         let idle = match (machine, controller.machine) {
             (Some((idle, total)), Some((idle0, total0))) if total > total0 => {
-                (idle - idle0) as f64 / (total - total0) as f64 * controller.cores
+                idle.saturating_sub(idle0) as f64 / (total - total0) as f64 * controller.cores
             }
             _ => f64::INFINITY,
         };
-        let placement = controller
-            .placement
-            .get_or_insert_with(|| Placement::new(workers, now));
+        let placement = &mut controller.placement;
         if controller.last.len() == workers {
             let active = placement.active();
             let mut load = Load {
