@@ -234,10 +234,10 @@ impl Published {
     /// symlink is published only if [`Published::open`]'s careful path
     /// says it stays inside. A name not found in a directory that was
     /// deleted makes the handle open again from the path, and the name is
-    /// looked up once more if that is another directory. Reading the size needs no read permission, so a
-    /// file the server cannot read still has a size here (as
-    /// `os.path.getsize` in the course's reference server); `get_slice` of
-    /// it answers 199.
+    /// looked up once more if that is another directory. Reading the size
+    /// needs no read permission, so a file the server cannot read still
+    /// has a size here (as `os.path.getsize` in the course's reference
+    /// server); `get_slice` of it answers 199.
     pub fn size(&self, name: FileName<'_>) -> Result<u64, Lookup> {
         let mut looked_again = false;
         loop {
