@@ -261,9 +261,19 @@ mod tests {
     fn reads_this_process() {
         assert!(cpu_seconds(None).unwrap() >= 0.0);
         assert!(status_kib(None, "VmRSS").unwrap() > 0);
-        let me = std::process::id();
-        let monitor = Monitor::start(me).unwrap();
+        // A quiet process: this one runs other tests on other threads,
+        // and the kernel's RSS figures, summed lazily from per-CPU
+        // counters, can then disagree by a little from one read to the next.
+        let mut quiet = std::process::Command::new("sleep")
+            .arg("10")
+            .spawn()
+            .unwrap();
+        let monitor = Monitor::start(quiet.id()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
         let usage = monitor.finish().unwrap();
+        let _ = quiet.kill();
+        let _ = quiet.wait();
+        assert!(usage.rss_kib_start > 0);
         assert!(usage.rss_kib_peak >= usage.rss_kib_start);
         assert!(usage.hwm_kib >= usage.rss_kib_end);
     }
