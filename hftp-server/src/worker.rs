@@ -227,12 +227,13 @@ impl Worker {
             // of every new client, and the first to wake would otherwise
             // take them all. A worker over its share (or not active) wakes
             // the others, one of which is active and at or under its share,
-            // so no client is left waiting.
+            // so no client is left waiting. Only an active worker retries on
+            // its tick: an inactive one has no share to wait for, and the
+            // active ones retry their own refusals.
             let active = self.shared.active_workers.load(Ordering::Relaxed);
-            if self.index >= active
-                || self.conns.len() * active > self.shared.active.load(Ordering::Acquire)
-            {
-                self.accept_stalled = true;
+            let inactive = self.index >= active;
+            if inactive || self.conns.len() * active > self.shared.active.load(Ordering::Acquire) {
+                self.accept_stalled = !inactive;
                 for (i, waker) in self.shared.wakers.iter().enumerate() {
                     if i != self.index {
                         let _ = waker.wake();
