@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::session::SessionConfig;
+
 /// Limits and timeouts every connection is held to.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -19,11 +21,12 @@ pub struct Config {
 }
 
 impl Config {
-    /// How often a worker checks timeouts: often enough that no timeout is
-    /// overshot by more than a quarter, and at least every 250 ms so that
-    /// shutdown requests are noticed promptly.
-    pub fn tick(&self) -> Duration {
-        (self.idle_timeout.min(self.request_timeout) / 4)
-            .clamp(Duration::from_millis(5), Duration::from_millis(250))
+    /// What each connection's session is held to.
+    pub fn session(&self) -> SessionConfig {
+        SessionConfig::new(
+            self.idle_timeout,
+            self.request_timeout,
+            self.max_request_bytes,
+        )
     }
 }

@@ -3,12 +3,20 @@
 //! or in the background.
 //!
 //! Event-driven: one mio event loop per worker thread, non-blocking
-//! sockets, a bounded output queue and at most one slice in flight per
-//! connection. Modules: `server` (the public handle), `config` (limits
-//! shared by the workers), `published` (the directory and confinement),
-//! `connection` (one client's state machine), `output` (the bounded send
-//! queue), `transfer` (streaming slices), `worker` (the event loop),
-//! `placement` (how many workers take connections).
+//! sockets. Each connection's protocol logic is a sans-IO [`session`]
+//! (bytes in, bytes and file ranges out, time passed in) that the event
+//! loop drives, so that it can be tested with a fake clock, a fake socket
+//! and an in-memory directory ([`files`]).
+//!
+//! Modules: `server` (the public handle), `config` (limits shared by the
+//! workers), [`session`] (one client's protocol state machine), `output`
+//! (its bounded send queue), [`files`] (what a session needs of a
+//! directory), `published` (the directory on disk and confinement),
+//! `conn` (a socket and its session: the I/O a session asks for),
+//! `timers` (the sessions' deadlines), `worker` (the event loop),
+//! `shared` (what the workers share), `placement` (how many workers take
+//! connections), `balancer` (load measurement and which connections
+//! move), `sys` (every OS-specific call, with portable fallbacks).
 //!
 //! The `hftp-server` binary is a thin command line over this crate; the
 //! library exists so that programs and tests can run a server in-process:
@@ -45,13 +53,18 @@
 
 #![warn(missing_docs)]
 
+mod balancer;
 mod config;
-mod connection;
+mod conn;
+pub mod files;
 mod output;
 mod placement;
 mod published;
 mod server;
-mod transfer;
+pub mod session;
+mod shared;
+mod sys;
+mod timers;
 mod worker;
 
 pub use server::{RunningServer, Server, ServerError, ServerOptions};

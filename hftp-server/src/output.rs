@@ -1,21 +1,34 @@
-//! A connection's queue of bytes waiting for the socket, and the bound
-//! that makes the server stop reading from a client that does not read.
+//! A session's queue of bytes waiting for the socket, and the bound that
+//! makes the session stop producing (and stop reading requests) while the
+//! client does not read.
+//!
+//! One buffer with a sent prefix: bytes the socket took are dropped from
+//! the front before anything is appended, so the queue holds only unsent
+//! bytes plus, at most, what was appended since the last write. Producers
+//! append only while fewer than [`HIGH_WATER`] bytes are waiting, and
+//! append at most [`MAX_APPEND`] at a time, so the queue never holds more
+//! than [`MAX_QUEUED`] whatever the socket accepts per write.
 
-use std::io::{self, Write};
-
-/// While more than this is queued, the connection reads no more requests
-/// and produces no more slice data (backpressure, HFTP.md §4).
+/// While this much is waiting, nothing more is produced (backpressure,
+/// HFTP.md §4).
 pub const HIGH_WATER: usize = 128 * 1024;
 
-/// Capacity kept after the queue empties; more is released, so an idle
-/// connection costs little memory.
+/// The most one producer step appends: a base64 chunk of the file
+/// ([`crate::session::FILE_CHUNK`] bytes, encoded, plus its line end).
+pub const MAX_APPEND: usize = crate::session::FILE_CHUNK / 3 * 4 + 8;
+
+/// The most a queue ever holds: the high-water mark plus one append.
+pub const MAX_QUEUED: usize = HIGH_WATER + MAX_APPEND;
+
+/// Capacity kept once the queue empties while nothing is in flight; more
+/// is released, so that an idle connection costs little memory.
 const KEEP_CAPACITY: usize = 4 * 1024;
 
 /// Bytes queued for one connection.
 #[derive(Debug, Default)]
 pub struct Output {
     buf: Vec<u8>,
-    /// How much of `buf` has been written already.
+    /// How much of `buf` the socket has taken already.
     sent: usize,
 }
 
@@ -30,42 +43,36 @@ impl Output {
         self.len() == 0
     }
 
-    /// Whether the queue is over its bound.
+    /// Whether producers must wait for the socket.
     pub fn is_full(&self) -> bool {
         self.len() >= HIGH_WATER
     }
 
-    /// The vector to append to.
-    pub fn buf(&mut self) -> &mut Vec<u8> {
+    /// The bytes waiting, oldest first.
+    pub fn unsent(&self) -> &[u8] {
+        &self.buf[self.sent..]
+    }
+
+    /// The socket took `n` of the waiting bytes.
+    pub fn consume(&mut self, n: usize) {
+        self.sent = (self.sent + n).min(self.buf.len());
+        if self.sent == self.buf.len() {
+            self.buf.clear();
+            self.sent = 0;
+        }
+    }
+
+    /// The vector to append to, with the sent prefix dropped first.
+    pub fn append(&mut self) -> &mut Vec<u8> {
+        if self.sent > 0 {
+            self.buf.drain(..self.sent);
+            self.sent = 0;
+        }
         &mut self.buf
     }
 
-    /// Writes as much as the socket takes; returns how many bytes went out.
-    /// `WouldBlock` is not an error: it just ends the write.
-    pub fn write_to(&mut self, w: &mut impl Write) -> io::Result<usize> {
-        let mut total = 0;
-        while self.sent < self.buf.len() {
-            match w.write(&self.buf[self.sent..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    self.sent += n;
-                    total += n;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        if self.sent == self.buf.len() {
-            self.sent = 0;
-            self.buf.clear();
-        }
-        Ok(total)
-    }
-
-    /// Bytes of memory held.
     /// Releases the capacity beyond a few KiB once everything is sent.
-    /// Called when no slice is in flight: an idle connection costs little
+    /// Called when nothing is in flight: an idle connection costs little
     /// memory, while a slice reuses one buffer instead of allocating and
     /// freeing (and page-faulting) one per chunk.
     pub fn release(&mut self) {
@@ -74,7 +81,7 @@ impl Output {
         }
     }
 
-    #[cfg(test)]
+    /// Bytes of memory held by the buffer.
     pub fn capacity(&self) -> usize {
         self.buf.capacity()
     }
@@ -84,46 +91,23 @@ impl Output {
 mod tests {
     use super::*;
 
-    /// A writer that takes at most `room` bytes, then would block.
-    struct Limited {
-        room: usize,
-        got: Vec<u8>,
-    }
-
-    impl Write for Limited {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            if self.room == 0 {
-                return Err(io::ErrorKind::WouldBlock.into());
-            }
-            let n = buf.len().min(self.room);
-            self.room -= n;
-            self.got.extend_from_slice(&buf[..n]);
-            Ok(n)
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[test]
-    fn partial_writes_and_release() {
+    fn partial_writes_drop_the_sent_prefix_before_appending() {
         let mut out = Output::default();
-        out.buf().extend_from_slice(&vec![7u8; HIGH_WATER]);
+        out.append().extend_from_slice(&[7u8; HIGH_WATER]);
         assert!(out.is_full());
-        let mut w = Limited {
-            room: 1000,
-            got: Vec::new(),
-        };
-        assert_eq!(out.write_to(&mut w).unwrap(), 1000);
+        out.consume(1000);
         assert_eq!(out.len(), HIGH_WATER - 1000);
         assert!(!out.is_full());
-        w.room = usize::MAX;
-        assert_eq!(out.write_to(&mut w).unwrap(), HIGH_WATER - 1000);
+        // The old code appended behind the sent bytes and kept them all.
+        out.append().extend_from_slice(&[8u8; 10]);
+        assert_eq!(out.len(), HIGH_WATER - 990);
+        assert_eq!(out.unsent().len(), out.len());
+        assert_eq!(out.unsent()[out.len() - 1], 8);
+        out.consume(usize::MAX);
         assert!(out.is_empty());
-        // Kept for the next chunk of a slice, released when idle.
-        assert!(out.capacity() >= HIGH_WATER);
+        assert!(out.capacity() >= HIGH_WATER, "kept for the next chunk");
         out.release();
         assert_eq!(out.capacity(), 0);
-        assert_eq!(w.got.len(), HIGH_WATER);
     }
 }

@@ -13,15 +13,8 @@ use hftp_proto::FileName;
 use rustix::fs::{openat2, statx, AtFlags, FileType, Mode, OFlags, ResolveFlags, StatxFlags, CWD};
 use rustix::io::Errno;
 
-/// Why a file could not be opened.
-#[derive(Debug)]
-pub enum Lookup {
-    /// Not a published file: missing, not a regular file, or resolving
-    /// outside the served directory. Answered `202`.
-    NotFound,
-    /// The file exists but could not be opened or examined. Answered `199`.
-    Io(io::Error),
-}
+use crate::files::Files;
+pub use crate::files::Lookup;
 
 /// The served directory as one worker sees it: its path (absolute, with
 /// no symlinks in it) and a handle on the directory itself.
@@ -326,6 +319,27 @@ impl Published {
         let real = fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
             .or_else(|_| fs::canonicalize(path));
         matches!(real, Ok(real) if real.starts_with(&self.root))
+    }
+}
+
+/// The session's view: the published directory on disk.
+impl Files for Published {
+    type File = File;
+
+    fn list(&self) -> io::Result<Vec<String>> {
+        Published::list(self)
+    }
+
+    fn size(&self, name: FileName<'_>) -> Result<u64, Lookup> {
+        Published::size(self, name)
+    }
+
+    fn open(&self, name: FileName<'_>) -> Result<(File, u64), Lookup> {
+        Published::open(self, name)
+    }
+
+    fn read_at(&self, file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        std::os::unix::fs::FileExt::read_at(file, buf, offset)
     }
 }
 

@@ -16,7 +16,8 @@ use tracing::{error, info};
 
 use crate::config::Config;
 use crate::published::Published;
-use crate::worker::{self, Shared, WorkerShare};
+use crate::shared::{Shared, WorkerShare};
+use crate::worker;
 
 /// Everything a server can be told: where to listen, what to serve, and
 /// the limits every connection is held to.
@@ -135,6 +136,7 @@ impl Server {
             },
             active: AtomicUsize::new(0),
             active_workers: AtomicUsize::new(threads),
+            forced_workers: AtomicUsize::new(0),
             workers: (0..threads).map(|_| WorkerShare::default()).collect(),
             wakers,
             shutdown: Arc::new(AtomicBool::new(false)),
@@ -217,6 +219,7 @@ impl Server {
     pub fn spawn(self) -> Result<RunningServer, ServerError> {
         let local = self.local;
         let flag = self.shutdown_flag();
+        let shared = Arc::clone(&self.shared);
         let thread = std::thread::Builder::new()
             .name("hftp-server".into())
             .spawn(move || self.run())
@@ -224,6 +227,7 @@ impl Server {
         Ok(RunningServer {
             local,
             flag,
+            shared,
             thread: Some(thread),
         })
     }
@@ -234,6 +238,7 @@ impl Server {
 pub struct RunningServer {
     local: SocketAddr,
     flag: Arc<AtomicBool>,
+    shared: Arc<Shared>,
     thread: Option<JoinHandle<Result<(), ServerError>>>,
 }
 
@@ -241,6 +246,29 @@ impl RunningServer {
     /// The address clients connect to.
     pub fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// Test hook: holds the number of workers taking connections at `n`
+    /// (1 to the number of workers; 0 lets the load decide again), and
+    /// makes the others hand their connections over at once.
+    #[doc(hidden)]
+    pub fn hold_active_workers(&self, n: usize) {
+        let n = n.min(self.shared.workers.len());
+        self.shared.forced_workers.store(n, Ordering::SeqCst);
+        if n > 0 {
+            self.shared.active_workers.store(n, Ordering::SeqCst);
+        }
+        self.shared.wake_others(usize::MAX);
+    }
+
+    /// Test hook: how many connections each worker holds now.
+    #[doc(hidden)]
+    pub fn connections_per_worker(&self) -> Vec<usize> {
+        self.shared
+            .workers
+            .iter()
+            .map(|w| w.connections.load(Ordering::SeqCst))
+            .collect()
     }
 
     /// Stops accepting, lets responses in flight finish within the grace
@@ -251,6 +279,7 @@ impl RunningServer {
 
     fn stop(&mut self) -> Result<(), ServerError> {
         self.flag.store(true, Ordering::SeqCst);
+        self.shared.wake_others(usize::MAX);
         match self.thread.take() {
             Some(thread) => thread.join().map_err(|_| ServerError::Panicked)?,
             None => Ok(()),

@@ -1,0 +1,218 @@
+//! One client connection as a worker holds it: the socket, its readiness
+//! as the event loop last reported it, and the sans-IO [`Session`]; and
+//! the I/O that carries out what the session asks for: reads, writes, raw
+//! file ranges, shutting the write side, probing the send queue, closing.
+//!
+//! No protocol decision is made here: when to read, what to send, when to
+//! time out and how to close are the session's.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::time::Instant;
+
+use mio::net::TcpStream;
+
+use crate::published::Published;
+use crate::session::{Close, Session, SessionConfig, Transmit};
+use crate::sys;
+use crate::timers::Armed;
+
+/// Why a connection ended.
+#[derive(Debug)]
+pub enum Ended {
+    /// The session closed it.
+    Closed(Close),
+    /// The socket failed (reset by the peer, ...).
+    Io(io::Error),
+}
+
+impl std::fmt::Display for Ended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ended::Closed(close) => write!(f, "{}", close.reason),
+            Ended::Io(e) => write!(f, "I/O error: {e}"),
+        }
+    }
+}
+
+/// The buffers a worker lends the connection it drives.
+pub struct Buffers {
+    /// Socket reads land here.
+    pub read: Box<[u8]>,
+    /// File reads of slices (and of raw slices without `sendfile`).
+    pub file: Box<[u8]>,
+}
+
+/// A client connection.
+#[derive(Debug)]
+pub struct Conn {
+    stream: TcpStream,
+    peer: SocketAddr,
+    session: Session<File>,
+    /// Generation number: tells this connection from a later one in the
+    /// same slab slot (see [`crate::timers`]).
+    pub id: u64,
+    /// Its place in the worker's timers.
+    pub armed: Armed,
+    /// The socket may hold unread bytes. Cleared by a read that comes back
+    /// short or `WouldBlock` (the socket was drained), set again by the
+    /// next readable event: edge-triggered epoll reports every arrival
+    /// after a drain, so the read that would only say `WouldBlock` is
+    /// never made.
+    readable: bool,
+    /// The peer's end was reported closed (or in error): a short read no
+    /// longer means "wait for an event", since no event will follow the
+    /// one that reported the close.
+    read_closed: bool,
+    /// The socket may take more bytes; cleared by `WouldBlock`.
+    writable: bool,
+}
+
+impl Conn {
+    /// A connection accepted at `now`.
+    pub fn new(
+        stream: TcpStream,
+        peer: SocketAddr,
+        config: SessionConfig,
+        id: u64,
+        now: Instant,
+    ) -> Self {
+        Conn {
+            stream,
+            peer,
+            session: Session::new(config, now),
+            id,
+            armed: Armed::default(),
+            readable: true,
+            read_closed: false,
+            writable: true,
+        }
+    }
+
+    /// The client's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// The session.
+    pub fn session(&self) -> &Session<File> {
+        &self.session
+    }
+
+    /// The socket, for (de)registration.
+    pub fn stream_mut(&mut self) -> &mut TcpStream {
+        &mut self.stream
+    }
+
+    /// Notes a readiness event.
+    pub fn note_event(&mut self, readable: bool, writable: bool, read_closed: bool) {
+        self.readable |= readable || read_closed;
+        self.read_closed |= read_closed;
+        self.writable |= writable;
+    }
+
+    /// Notes that the socket may be ready either way (after a move between
+    /// workers, whose events may have been lost).
+    pub fn assume_ready(&mut self) {
+        self.note_event(true, true, false);
+    }
+
+    /// Gives the connection one turn: does what the socket's readiness and
+    /// the session allow, up to the session's turn budget. Returns why it
+    /// ended, if it did.
+    pub fn drive(&mut self, files: &Published, bufs: &mut Buffers, now: Instant) -> Option<Ended> {
+        self.session.begin_turn();
+        loop {
+            let mut moved = false;
+            while self.writable {
+                let Some(transmit) = self.session.poll_transmit(now, files, &mut bufs.file) else {
+                    break;
+                };
+                let result = match transmit {
+                    Transmit::Bytes(bytes) => (&self.stream).write(bytes).map(|n| (n, false)),
+                    Transmit::File { file, offset, len } => {
+                        sys::send_file(&self.stream, file, offset, len, &mut bufs.file)
+                            .map(|n| (n, true))
+                    }
+                    Transmit::ShutdownWrite => {
+                        let _ = self.stream.shutdown(Shutdown::Write);
+                        moved = true;
+                        continue;
+                    }
+                };
+                match result {
+                    Ok((n, false)) => self.session.handle_written(n, now),
+                    Ok((n, true)) => self.session.handle_file_sent(n, now),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Some(Ended::Io(e)),
+                }
+                moved = true;
+            }
+            if self.readable && self.session.wants_input() {
+                match (&self.stream).read(&mut bufs.read) {
+                    Ok(0) => self.session.handle_eof(now),
+                    Ok(n) => {
+                        // A short read took all the socket held.
+                        if n < bufs.read.len() && !self.read_closed {
+                            self.readable = false;
+                        }
+                        self.session.handle_input(&bufs.read[..n], now, files);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Some(Ended::Io(e)),
+                }
+                moved = true;
+            }
+            if let Some(close) = self.session.poll_close() {
+                return Some(Ended::Closed(close));
+            }
+            if !moved {
+                return None;
+            }
+        }
+    }
+
+    /// Whether the last turn ended on the session's budget, so that it
+    /// must have another once the other connections had theirs.
+    pub fn turn_spent(&self) -> bool {
+        self.session.turn_spent()
+    }
+
+    /// Handles the session's deadlines at `now`, asking the socket how much
+    /// the peer has acknowledged first when the session wants to know.
+    pub fn handle_timeout(&mut self, now: Instant) -> Option<Ended> {
+        if self.session.wants_send_queue(now) {
+            self.session
+                .handle_send_queue(sys::unacked(&self.stream), now);
+        }
+        self.session.handle_timeout(now);
+        self.session.poll_close().map(Ended::Closed)
+    }
+
+    /// The server is shutting down.
+    pub fn handle_shutdown(&mut self) {
+        self.session.handle_shutdown();
+    }
+
+    /// Whether closing as `ended` says resets the connection.
+    pub fn resets(ended: &Ended) -> bool {
+        matches!(ended, Ended::Closed(Close { abort: true, .. }))
+    }
+
+    /// Closes the connection as `ended` says: a reset when the session
+    /// aborts it, a plain close otherwise.
+    pub fn close(self, ended: &Ended) {
+        if Conn::resets(ended) {
+            sys::set_abortive_close(&self.stream);
+        }
+        drop(self.stream);
+    }
+
+    /// Resets the connection (shutdown grace expired).
+    pub fn abort(self) {
+        sys::set_abortive_close(&self.stream);
+    }
+}
