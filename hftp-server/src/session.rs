@@ -79,9 +79,11 @@ pub const FILE_CHUNK: usize = 96 * 1024;
 pub const RAW_CHUNK: usize = 1024 * 1024;
 
 /// Work one turn may do: bytes handed to the socket, and
-/// [`REQUEST_COST`] for each request answered. Past it, the session does
-/// nothing more until the next [`Session::begin_turn`], so that a worker
-/// goes round every ready connection before coming back.
+/// [`REQUEST_COST`] for each request answered. Past it, the session
+/// answers, produces and reads nothing more until the next
+/// [`Session::begin_turn`] (it still hands out what is already queued), so
+/// that a worker goes round every ready connection before coming back: a
+/// turn writes at most this plus [`MAX_QUEUED`] bytes.
 pub const TURN_BUDGET: usize = 1024 * 1024;
 
 /// What answering one request counts against [`TURN_BUDGET`]: a turn
@@ -384,17 +386,15 @@ impl<F> Session<F> {
         files: &D,
         scratch: &mut [u8],
     ) -> Option<Transmit<'s, F>> {
-        loop {
-            if self.budget == 0 || matches!(self.state, State::Closed(_)) {
-                return None;
-            }
-            if !self.out.is_full() && self.produce(now, files, scratch) {
-                continue;
-            }
-            break;
+        if matches!(self.state, State::Closed(_)) {
+            return None;
         }
+        while self.budget > 0 && !self.out.is_full() && self.produce(now, files, scratch) {}
         if !self.out.is_empty() {
             return Some(Transmit::Bytes(self.out.unsent()));
+        }
+        if self.budget == 0 {
+            return None;
         }
         if let Some(Job::Raw {
             file,

@@ -1,0 +1,588 @@
+//! The sans-IO session driven deterministically: a fake clock, a fake
+//! socket that takes N bytes per write and holds what the peer has not
+//! acknowledged, and an in-memory directory. Every finding of the
+//! connection-core review has a test here; the wire tests show the same on
+//! real sockets.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use hftp_proto::response::{encode_end, encode_item, encode_raw_header, encode_size, encode_status};
+use hftp_proto::slice::encode_line;
+use hftp_proto::{Response, Status};
+use hftp_server::files::MemoryFiles;
+use hftp_server::session::{
+    Close, Reason, Session, SessionConfig, Transmit, FILE_CHUNK, MAX_QUEUED, REQUEST_COST,
+    TURN_BUDGET,
+};
+use proptest::prelude::*;
+
+type File = Rc<RefCell<Vec<u8>>>;
+
+/// A session with its fake socket and clock.
+struct Rig {
+    session: Session<File>,
+    files: MemoryFiles,
+    scratch: Vec<u8>,
+    now: Instant,
+    /// Bytes the client sent that the session has not taken yet.
+    to_send: Vec<u8>,
+    /// Bytes the socket took from the session, in order.
+    wire: Vec<u8>,
+    /// Of those, how many the peer has acknowledged (taken).
+    acked: usize,
+    /// Bytes the socket holds at most before it would block.
+    socket_room: usize,
+    write_shut: bool,
+    /// The largest queue memory and queue length seen after any call.
+    most_capacity: usize,
+    most_queued: usize,
+}
+
+fn pattern(n: usize, seed: u8) -> Vec<u8> {
+    (0..n)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 9) as u8)
+        .collect()
+}
+
+impl Rig {
+    fn new(config: SessionConfig, files: &[(&str, Vec<u8>)]) -> Rig {
+        let dir = MemoryFiles::new();
+        for (name, content) in files {
+            dir.insert(name, content.clone());
+        }
+        let now = Instant::now();
+        Rig {
+            session: Session::new(config, now),
+            files: dir,
+            scratch: vec![0; FILE_CHUNK],
+            now,
+            to_send: Vec::new(),
+            wire: Vec::new(),
+            acked: 0,
+            socket_room: usize::MAX,
+            write_shut: false,
+            most_capacity: 0,
+            most_queued: 0,
+        }
+    }
+
+    fn config(idle: u64, request: u64) -> SessionConfig {
+        SessionConfig::new(
+            Duration::from_secs(idle),
+            Duration::from_secs(request),
+            hftp_proto::RequestDecoder::DEFAULT_MAX_LINE,
+        )
+    }
+
+    fn observe(&mut self) {
+        self.most_capacity = self.most_capacity.max(self.session.queue_capacity());
+        self.most_queued = self.most_queued.max(self.session.queued());
+        assert!(self.session.queued() <= MAX_QUEUED);
+    }
+
+    /// Bytes in the socket the peer has not taken.
+    fn in_flight(&self) -> usize {
+        self.wire.len() - self.acked
+    }
+
+    fn closed(&self) -> Option<Close> {
+        self.session.poll_close()
+    }
+
+    /// One turn: hand in what the client sent (at most `read` bytes a
+    /// read), and write, at most `per_write` bytes a write, while the
+    /// socket has room. Returns the bytes written this turn.
+    fn turn(&mut self, per_write: usize, read: usize) -> usize {
+        self.session.begin_turn();
+        let mut written = 0;
+        loop {
+            let mut moved = false;
+            while self.in_flight() < self.socket_room {
+                let room = (self.socket_room - self.in_flight()).min(per_write);
+                let now = self.now;
+                let Some(t) = self.session.poll_transmit(now, &self.files, &mut self.scratch) else {
+                    break;
+                };
+                match t {
+                    Transmit::Bytes(bytes) => {
+                        let n = bytes.len().min(room);
+                        assert!(n > 0, "empty Bytes");
+                        self.wire.extend_from_slice(&bytes[..n]);
+                        self.session.handle_written(n, now);
+                        written += n;
+                    }
+                    Transmit::File { file, offset, len } => {
+                        assert!(len > 0, "empty File");
+                        let content = file.borrow();
+                        let start = (offset as usize).min(content.len());
+                        let n = len.min(room).min(content.len() - start);
+                        let bytes = content[start..start + n].to_vec();
+                        drop(content);
+                        self.wire.extend_from_slice(&bytes);
+                        self.session.handle_file_sent(n, now);
+                        written += n;
+                    }
+                    Transmit::ShutdownWrite => {
+                        assert!(!self.write_shut, "shut twice");
+                        self.write_shut = true;
+                    }
+                }
+                self.observe();
+                moved = true;
+            }
+            if !self.to_send.is_empty() && self.session.wants_input() {
+                let n = self.to_send.len().min(read);
+                let chunk: Vec<u8> = self.to_send.drain(..n).collect();
+                self.session.handle_input(&chunk, self.now, &self.files);
+                self.observe();
+                moved = true;
+            }
+            if self.closed().is_some() || !moved {
+                return written;
+            }
+        }
+    }
+
+    /// Turns until nothing moves any more (or the session closes).
+    fn run(&mut self, per_write: usize) {
+        for _ in 0..100_000 {
+            let before = (self.wire.len(), self.to_send.len());
+            self.turn(per_write, 16 * 1024);
+            if self.closed().is_some()
+                || ((self.wire.len(), self.to_send.len()) == before && !self.session.turn_spent())
+            {
+                return;
+            }
+        }
+        panic!("the session never settled");
+    }
+
+    /// The peer takes up to `n` bytes of what is in the socket.
+    fn peer_takes(&mut self, n: usize) {
+        self.acked += n.min(self.in_flight());
+    }
+
+    /// Moves the clock on by `d`, reporting the socket's send queue when
+    /// the session asks, then its deadlines.
+    fn advance(&mut self, d: Duration) {
+        self.now += d;
+        if self.session.wants_send_queue(self.now) {
+            self.session
+                .handle_send_queue(Some(self.in_flight() as u64), self.now);
+        }
+        self.session.handle_timeout(self.now);
+    }
+}
+
+/// What a server answers to `get_slice NAME OFFSET SIZE`, computed from
+/// the rules of HFTP.md §3.
+fn slice_answer(data: &[u8], offset: usize, size: usize, raw: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_status(Status::Ok, &mut out);
+    if raw {
+        encode_raw_header(size as u64, &mut out);
+        out.extend_from_slice(&data[offset..offset + size]);
+    } else {
+        encode_line(&data[offset..offset + size], &mut out);
+    }
+    out
+}
+
+fn help() -> Vec<u8> {
+    let mut out = Vec::new();
+    Response::Help.encode(&mut out);
+    out
+}
+
+/// A mix of requests and the answers HFTP.md gives them.
+fn requests_and_answers(files: &[(&str, Vec<u8>)], picks: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let (mut req, mut ans) = (Vec::new(), Vec::new());
+    let (name, data) = (&files[0].0, &files[0].1);
+    for (i, &p) in picks.iter().enumerate() {
+        let offset = (i * 997) % data.len();
+        let size = (p as usize * 4099) % (data.len() - offset);
+        match p % 7 {
+            0 => {
+                req.extend_from_slice(b"get_file_listing\r\n");
+                encode_status(Status::Ok, &mut ans);
+                let mut names: Vec<&str> = files.iter().map(|f| f.0).collect();
+                names.sort_unstable();
+                for n in names {
+                    encode_item(n, &mut ans);
+                }
+                encode_end(&mut ans);
+            }
+            1 => {
+                req.extend_from_slice(format!("get_metadata {name}\r\n").as_bytes());
+                encode_status(Status::Ok, &mut ans);
+                encode_size(data.len() as u64, &mut ans);
+            }
+            2 => {
+                req.extend_from_slice(format!("get_slice {name} {offset} {size}\r\n").as_bytes());
+                ans.extend_from_slice(&slice_answer(data, offset, size, false));
+            }
+            3 => {
+                req.extend_from_slice(
+                    format!("get_slice {name} {offset} {size} raw\r\n").as_bytes(),
+                );
+                ans.extend_from_slice(&slice_answer(data, offset, size, true));
+            }
+            4 => {
+                req.extend_from_slice(b"help\r\n");
+                ans.extend_from_slice(&help());
+            }
+            5 => {
+                req.extend_from_slice(b"get_metadata nope\r\n");
+                encode_status(Status::FileNotFound, &mut ans);
+            }
+            _ => {
+                req.extend_from_slice(format!("get_slice {name} {} 1\r\n", data.len()).as_bytes());
+                encode_status(Status::OffsetExceedsFileSize, &mut ans);
+            }
+        }
+    }
+    (req, ans)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Finding 1: whatever the socket takes per write, from one byte up,
+    /// the queue never holds more than its bound, its memory stays within
+    /// what that bound needs, and the answers are the same bytes in the
+    /// same order as with a socket that takes everything.
+    #[test]
+    fn the_queue_bound_holds_for_every_write_size(
+        per_write in prop_oneof![1usize..64, 64usize..70_000, 70_000usize..400_000],
+        picks in proptest::collection::vec(any::<u8>(), 1..24),
+    ) {
+        let files = vec![("big", pattern(700_000, 3)), ("small", pattern(10, 9))];
+        let (requests, answers) = requests_and_answers(&files, &picks);
+        let mut rig = Rig::new(Rig::config(60, 30), &files);
+        rig.to_send = requests;
+        rig.run(per_write);
+        prop_assert!(rig.closed().is_none(), "closed: {:?}", rig.closed());
+        prop_assert_eq!(rig.wire.len(), answers.len());
+        prop_assert!(rig.wire == answers, "the answers differ");
+        prop_assert!(rig.most_queued <= MAX_QUEUED);
+        prop_assert!(
+            rig.most_capacity <= 2 * MAX_QUEUED,
+            "{} bytes held for a queue bound of {}", rig.most_capacity, MAX_QUEUED
+        );
+    }
+}
+
+/// Finding 1, the case the review measured: a long slice to a socket that
+/// takes a little less than is queued each time (so the queue never
+/// empties). The old queue kept every byte sent behind the unsent ones.
+#[test]
+fn a_long_slice_through_partial_writes_holds_one_bound_of_memory() {
+    let data = pattern(8 << 20, 1);
+    let mut rig = Rig::new(Rig::config(60, 30), &[("big", data.clone())]);
+    rig.to_send = format!("get_slice big 0 {}\r\n", data.len()).into_bytes();
+    rig.run(100_000);
+    assert_eq!(rig.wire, slice_answer(&data, 0, data.len(), false));
+    assert!(
+        rig.most_capacity <= 2 * MAX_QUEUED,
+        "{} bytes held",
+        rig.most_capacity
+    );
+}
+
+/// Drives a slice to a peer that takes `rate` bytes every 100 ms through a
+/// socket holding `room` bytes, for `ticks` ticks or until the peer has
+/// taken `until` bytes. Like a real socket, it reports itself writable
+/// again only once a third of it is free: a large one hides the peer's
+/// progress from the writer for a long time.
+fn paced(rig: &mut Rig, room: usize, rate: usize, ticks: usize, until: usize) {
+    rig.socket_room = room;
+    for _ in 0..ticks {
+        if rig.acked >= until {
+            return;
+        }
+        if rig.in_flight() <= room / 3 * 2 {
+            rig.turn(usize::MAX, 16 * 1024);
+        }
+        if rig.closed().is_some() {
+            return;
+        }
+        rig.advance(Duration::from_millis(100));
+        if rig.closed().is_some() {
+            return;
+        }
+        rig.peer_takes(rate);
+    }
+}
+
+/// Findings 2 and 3: base64 and raw slices to a slow peer that keeps
+/// reading last 40 times the idle timeout and are never cut, although the
+/// socket lets the server write only every 30 idle timeouts or so: what
+/// counts is what the peer acknowledged, not when the server wrote.
+#[test]
+fn slow_slices_are_never_cut_while_the_peer_takes_bytes() {
+    let data = pattern(4 << 20, 5);
+    for raw in [false, true] {
+        let mut rig = Rig::new(Rig::config(1, 30), &[("big", data.clone())]);
+        let suffix = if raw { " raw" } else { "" };
+        rig.to_send = format!("get_slice big 0 {}{suffix}\r\n", data.len()).into_bytes();
+        let expected = slice_answer(&data, 0, data.len(), raw);
+        // 10 KiB every 100 ms: the whole slice takes 41 (raw) to 55
+        // (base64) idle timeouts.
+        let begun = rig.now;
+        paced(&mut rig, 1 << 20, 10 * 1024, 10_000, expected.len());
+        assert_eq!(rig.closed(), None, "raw: {raw}");
+        assert!(rig.now - begun >= Duration::from_secs(40));
+        assert!(rig.wire == expected, "raw: {raw}: the slice differs");
+    }
+}
+
+/// Findings 2 and 3, the other half: once the peer stops taking bytes, the
+/// connection is reset after the idle timeout (at most a probe interval
+/// late), whatever is still queued.
+#[test]
+fn a_peer_that_stops_taking_bytes_is_cut_after_the_idle_timeout() {
+    let data = pattern(4 << 20, 6);
+    for raw in [false, true] {
+        let mut rig = Rig::new(Rig::config(1, 30), &[("big", data.clone())]);
+        let suffix = if raw { " raw" } else { "" };
+        rig.to_send = format!("get_slice big 0 {}{suffix}\r\n", data.len()).into_bytes();
+        paced(&mut rig, 256 * 1024, 100 * 1024, 20, usize::MAX);
+        assert_eq!(rig.closed(), None);
+        let stopped = rig.now;
+        // The peer takes nothing more.
+        for _ in 0..200 {
+            rig.turn(usize::MAX, 16 * 1024);
+            if rig.closed().is_some() {
+                break;
+            }
+            rig.advance(Duration::from_millis(10));
+        }
+        let close = rig.closed().expect("never closed");
+        assert_eq!(
+            close,
+            Close {
+                reason: Reason::Idle,
+                abort: true
+            }
+        );
+        let after = rig.now - stopped;
+        assert!(
+            after >= Duration::from_secs(1) && after <= Duration::from_millis(1260),
+            "raw: {raw}: closed {after:?} after the peer stopped"
+        );
+    }
+}
+
+/// The idle timeout on a quiet connection: closed gracefully (nothing is
+/// queued), and a peer that sends a request now and then never is.
+#[test]
+fn idle_is_what_the_peer_did_not_do() {
+    let mut rig = Rig::new(Rig::config(1, 30), &[("ten", b"0123456789".to_vec())]);
+    for _ in 0..10 {
+        rig.to_send = b"get_metadata ten\r\n".to_vec();
+        rig.run(usize::MAX);
+        rig.peer_takes(usize::MAX);
+        rig.advance(Duration::from_millis(900));
+        assert_eq!(rig.closed(), None);
+    }
+    let quiet = rig.now;
+    while rig.closed().is_none() {
+        rig.advance(Duration::from_millis(10));
+        assert!(rig.now - quiet < Duration::from_secs(5));
+    }
+    assert_eq!(
+        rig.closed(),
+        Some(Close {
+            reason: Reason::Idle,
+            abort: false
+        })
+    );
+    // The last answer was sent 900 ms before the quiet began; its bytes
+    // were acknowledged at the next probe at the latest (250 ms).
+    let after = rig.now - quiet;
+    assert!(after <= Duration::from_millis(400), "{after:?}");
+}
+
+/// The request deadline runs from a line's first byte, per line: a client
+/// trickling bytes (so never idle) is cut, one that finishes its lines in
+/// time is not.
+#[test]
+fn the_request_deadline_cuts_trickling_lines_only() {
+    let mut rig = Rig::new(Rig::config(10, 1), &[("ten", b"0123456789".to_vec())]);
+    for _ in 0..4 {
+        for &b in b"help\r\n" {
+            rig.to_send.push(b);
+            rig.run(usize::MAX);
+            rig.advance(Duration::from_millis(150));
+        }
+    }
+    assert_eq!(rig.closed(), None);
+    assert_eq!(rig.wire, help().repeat(4));
+    let started = rig.now;
+    for &b in b"get_metadata ten" {
+        rig.to_send.push(b);
+        rig.run(usize::MAX);
+        rig.advance(Duration::from_millis(100));
+        if rig.closed().is_some() {
+            break;
+        }
+    }
+    assert_eq!(
+        rig.closed(),
+        Some(Close {
+            reason: Reason::RequestTimeout,
+            abort: false
+        })
+    );
+    let took = rig.now - started;
+    assert!(took >= Duration::from_secs(1) && took <= Duration::from_millis(1100));
+}
+
+/// After `quit` (and fatal errors), a lingering close: the status line,
+/// the write side shut, what the client still sends discarded, then the
+/// close at the client's EOF or at the linger deadline.
+#[test]
+fn quit_and_fatal_errors_linger() {
+    for (request, status, reason) in [
+        (&b"quit\r\nhelp\r\n"[..], "0 OK\r\n", Reason::Quit),
+        (b"help\rx\r\nhelp\r\n", "100 BAD EOL\r\n", Reason::Fatal(Status::BadEol)),
+    ] {
+        for eof in [true, false] {
+            let mut rig = Rig::new(Rig::config(60, 30), &[]);
+            rig.to_send = request.to_vec();
+            rig.run(3);
+            assert!(rig.write_shut);
+            let expected = status.as_bytes().to_vec();
+            assert_eq!(String::from_utf8_lossy(&rig.wire), String::from_utf8_lossy(&expected));
+            assert_eq!(rig.closed(), None, "lingering");
+            // More junk is taken and discarded.
+            rig.to_send = vec![b'x'; 100_000];
+            rig.run(usize::MAX);
+            assert!(rig.to_send.is_empty());
+            assert_eq!(rig.wire, expected);
+            if eof {
+                rig.session.handle_eof(rig.now);
+            } else {
+                rig.advance(Duration::from_millis(1999));
+                assert_eq!(rig.closed(), None);
+                rig.advance(Duration::from_millis(1));
+            }
+            assert_eq!(
+                rig.closed(),
+                Some(Close {
+                    reason,
+                    abort: false
+                })
+            );
+        }
+    }
+}
+
+/// Finding 4: a file that shrinks mid-slice can never give the promised
+/// bytes: the session asks for a reset, not a graceful close.
+#[test]
+fn a_file_shrinking_mid_slice_aborts() {
+    let data = pattern(1 << 20, 8);
+    for raw in [false, true] {
+        let mut rig = Rig::new(Rig::config(60, 30), &[("big", data.clone())]);
+        let suffix = if raw { " raw" } else { "" };
+        rig.to_send = format!("get_slice big 0 {}{suffix}\r\n", data.len()).into_bytes();
+        rig.socket_room = 200 * 1024;
+        rig.turn(usize::MAX, 16 * 1024);
+        assert_eq!(rig.closed(), None);
+        rig.files.truncate("big", 300 * 1024);
+        for _ in 0..20 {
+            rig.peer_takes(usize::MAX);
+            rig.turn(usize::MAX, 16 * 1024);
+        }
+        assert_eq!(
+            rig.closed(),
+            Some(Close {
+                reason: Reason::FileShrank,
+                abort: true
+            }),
+            "raw: {raw}"
+        );
+        let full = slice_answer(&data, 0, data.len(), raw);
+        assert!(rig.wire.len() < full.len());
+        assert!(full.starts_with(&rig.wire), "raw: {raw}: wrong bytes before the end");
+    }
+}
+
+/// Finding 5: one turn does a bounded amount of work, however much the
+/// client pipelined and however fast the socket takes it; the rest comes
+/// in later turns, in order.
+#[test]
+fn one_turn_does_a_bounded_amount_of_work() {
+    let mut rig = Rig::new(Rig::config(60, 30), &[("big", pattern(8 << 20, 2))]);
+    let requests = 20_000;
+    rig.to_send = b"help\r\n".repeat(requests);
+    let written = rig.turn(usize::MAX, usize::MAX);
+    assert!(rig.session.turn_spent(), "the turn did not stop on its budget");
+    let answered = written / help().len();
+    assert!(
+        answered <= TURN_BUDGET / REQUEST_COST,
+        "{answered} requests in one turn"
+    );
+    assert!(answered > 0);
+    let mut turns = 1;
+    while rig.wire.len() < requests * help().len() {
+        rig.turn(usize::MAX, usize::MAX);
+        turns += 1;
+        assert!(turns < 1000);
+    }
+    assert!(turns >= requests / (TURN_BUDGET / REQUEST_COST));
+    assert_eq!(rig.wire, help().repeat(requests));
+    // A slice: each turn sends at most the budget plus one chunk.
+    let mut rig = Rig::new(Rig::config(60, 30), &[("big", pattern(8 << 20, 2))]);
+    for raw in ["", " raw"] {
+        rig.to_send = format!("get_slice big 0 {}{raw}\r\n", 8 << 20).into_bytes();
+        loop {
+            let written = rig.turn(usize::MAX, usize::MAX);
+            assert!(written <= TURN_BUDGET + MAX_QUEUED, "{written} bytes in one turn");
+            if !rig.session.turn_spent() {
+                break;
+            }
+        }
+    }
+}
+
+/// An unreadable file has a size but answers 199 (fatal) to a slice, and
+/// nothing after it is answered.
+#[test]
+fn an_unreadable_file_has_a_size_and_a_fatal_slice() {
+    let mut rig = Rig::new(Rig::config(60, 30), &[]);
+    rig.files.insert_unreadable("locked", 42);
+    rig.to_send = b"get_metadata locked\r\nget_slice locked 0 1\r\nhelp\r\n".to_vec();
+    rig.run(usize::MAX);
+    let mut expected = Vec::new();
+    encode_status(Status::Ok, &mut expected);
+    encode_size(42, &mut expected);
+    encode_status(Status::InternalServerError, &mut expected);
+    assert_eq!(rig.wire, expected);
+    assert!(rig.write_shut, "a fatal error lingers");
+}
+
+/// Shutting down: the answer in flight is finished, nothing new is
+/// answered, then the session closes.
+#[test]
+fn shutdown_finishes_the_answer_in_flight_only() {
+    let data = pattern(1 << 20, 4);
+    let mut rig = Rig::new(Rig::config(60, 30), &[("big", data.clone())]);
+    rig.to_send = format!("get_slice big 0 {}\r\nhelp\r\n", data.len()).into_bytes();
+    rig.socket_room = 100_000;
+    rig.turn(usize::MAX, usize::MAX);
+    rig.session.handle_shutdown();
+    rig.socket_room = usize::MAX;
+    rig.run(usize::MAX);
+    assert_eq!(rig.wire, slice_answer(&data, 0, data.len(), false));
+    assert_eq!(
+        rig.closed(),
+        Some(Close {
+            reason: Reason::Shutdown,
+            abort: false
+        })
+    );
+}
