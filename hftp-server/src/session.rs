@@ -90,6 +90,11 @@ pub const TURN_BUDGET: usize = 1024 * 1024;
 /// answers at most 1,024 requests.
 pub const REQUEST_COST: usize = 1024;
 
+/// What each name of a listing counts against [`TURN_BUDGET`], beyond its
+/// bytes: a listing costs work in proportion to the directory (reading and
+/// sorting it), not to the request's few bytes.
+pub const LISTING_NAME_COST: usize = 64;
+
 /// The most often the send queue is asked about while bytes of ours may be
 /// unacknowledged (see [`Session::wants_send_queue`]).
 const PROBE_MAX: Duration = Duration::from_secs(1);
@@ -682,7 +687,14 @@ impl<F> Session<F> {
             match item {
                 Ok(request) => {
                     tracing::debug!("Request: {request}");
-                    answer_request(request, files, out, &mut self.job, &mut self.state);
+                    answer_request(
+                        request,
+                        files,
+                        out,
+                        &mut self.job,
+                        &mut self.state,
+                        &mut self.budget,
+                    );
                 }
                 Err(err) => {
                     tracing::debug!("Bad request ({}): {err}", err.status().code());
@@ -705,13 +717,15 @@ impl<F> Session<F> {
 }
 
 /// Answers one well-formed request into `out`; a slice or listing becomes
-/// the `job` in flight.
+/// the `job` in flight. A listing is charged to the turn's `budget` by
+/// its names.
 fn answer_request<D: Files>(
     request: Request<'_>,
     files: &D,
     out: &mut Vec<u8>,
     job: &mut Option<Job<D::File>>,
     state: &mut State,
+    budget: &mut usize,
 ) {
     let mut internal_error = |e: std::io::Error, out: &mut Vec<u8>| {
         tracing::warn!("I/O error while serving a request: {e}");
@@ -725,6 +739,7 @@ fn answer_request<D: Files>(
         Request::GetFileListing => match files.list() {
             Ok(names) => {
                 encode_status(Status::Ok, out);
+                *budget = budget.saturating_sub(names.len().saturating_mul(LISTING_NAME_COST));
                 *job = Some(Job::Listing { names, next: 0 });
             }
             Err(e) => internal_error(e, out),

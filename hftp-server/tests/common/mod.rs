@@ -20,8 +20,17 @@ use std::time::{Duration, Instant};
 /// The default per-read/per-write timeout of test sockets.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// The server binary under test.
+/// The server binary built with these tests.
 pub const BIN: &str = env!("CARGO_BIN_EXE_hftp-server");
+
+/// The server binary under test: [`BIN`], or the one `HFTP_TEST_SERVER_BIN`
+/// names (to show that a test fails on another build, e.g. an older one).
+pub fn server_bin() -> String {
+    std::env::var("HFTP_TEST_SERVER_BIN")
+        .ok()
+        .filter(|b| !b.is_empty())
+        .unwrap_or_else(|| BIN.to_owned())
+}
 
 /// The `help` response.
 pub const HELP: &[u8] =
@@ -99,7 +108,7 @@ pub fn try_start_with(opts: Options, setup: impl FnOnce(&Path)) -> Result<Server
     let logdir = tempfile::tempdir().unwrap();
     setup(dir.path());
     let log = File::create(logdir.path().join("stderr.log")).unwrap();
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::new(server_bin());
     cmd.args(["-a", &opts.address, "-p", "0", "-d"])
         .arg(dir.path())
         .args(&opts.args)
