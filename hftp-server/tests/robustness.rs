@@ -550,23 +550,31 @@ fn a_request_and_the_clients_close_arriving_together_are_answered_then_closed() 
 
 #[test]
 fn connections_gathered_onto_one_worker_mid_slice_are_answered_intact() {
-    // Two workers; eight clients each start a base64 and then a raw
-    // slice and read them slowly, so that the workers mostly sleep and
-    // the placement gathers every connection onto worker 0 while slices
-    // are in flight (HFTP.md §4: one client never delays the others; here
-    // no moved client may lose or repeat a byte). The raw slices are
-    // larger than what the sockets buffer, so they are mid-way when moved;
-    // the base64 ones are kept small, as encoding them is slow in a debug
-    // build on a loaded machine (the workers must get idle).
+    // Two workers; eight clients each start a base64 and then a raw slice,
+    // read a little, and are then all gathered onto worker 0 while their
+    // slices are in flight (HFTP.md §4: no moved client may lose or repeat
+    // a byte). The number of active workers is held by the test instead of
+    // left to the load, which a loaded machine made unpredictable. The raw
+    // slices are larger than what the sockets buffer, so they are mid-way
+    // when moved.
+    use hftp_server::{Server, ServerOptions};
     const SIZE: usize = 1 << 20;
     const RAW: usize = 12 << 20;
     let data = pattern(RAW, 7);
-    let file = data.clone();
-    let mut server = start_with(Options::args(&["--threads", "2", "-v"]), move |dir| {
-        std::fs::write(dir.join("big"), &file).unwrap();
-    });
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("big"), &data).unwrap();
+    let server = Server::bind(ServerOptions {
+        address: "127.0.0.1:0".parse().unwrap(),
+        directory: dir.path().to_owned(),
+        threads: 2,
+        ..ServerOptions::default()
+    })
+    .unwrap()
+    .spawn()
+    .unwrap();
+    server.hold_active_workers(2);
     let mut clients: Vec<Conn> = (0..8)
-        .map(|_| server.connect_small_rcvbuf(64 * 1024))
+        .map(|_| Conn::connect_small_rcvbuf(server.local_addr(), 64 * 1024))
         .collect();
     for (i, c) in clients.iter_mut().enumerate() {
         let (offset, len, raw) = (i * 1000, SIZE - i * 1000, RAW - i * 1000);
@@ -576,17 +584,24 @@ fn connections_gathered_onto_one_worker_mid_slice_are_answered_intact() {
         );
         c.expect("0 OK");
     }
-    // A little of each slice now, the rest once the workers have been
-    // gathered.
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let counts = server.connections_per_worker();
+            counts.iter().all(|&n| n > 0) && counts.iter().sum::<usize>() == 8
+        }),
+        "the connections were never spread over both workers: {:?}",
+        server.connections_per_worker()
+    );
+    // A little of each slice on the worker it started on.
     for c in clients.iter_mut() {
         c.fill().unwrap();
     }
+    server.hold_active_workers(1);
     assert!(
-        wait_until(Duration::from_secs(15), || server
-            .log()
-            .contains("1 of 2 workers active")),
-        "the workers were never gathered; log: {}",
-        server.log()
+        wait_until(Duration::from_secs(10), || server.connections_per_worker()
+            == [8, 0]),
+        "the connections were never gathered onto worker 0: {:?}",
+        server.connections_per_worker()
     );
     for (i, c) in clients.iter_mut().enumerate() {
         let offset = i * 1000;
@@ -605,8 +620,18 @@ fn connections_gathered_onto_one_worker_mid_slice_are_answered_intact() {
         // Still answering after the move.
         assert_eq!(c.metadata("big"), RAW as u64, "client {i}");
     }
+    // And back: spread again, every connection still answers.
+    server.hold_active_workers(2);
+    assert!(
+        wait_until(Duration::from_secs(10), || server
+            .connections_per_worker()
+            .iter()
+            .all(|&n| n > 0)),
+        "never spread again: {:?}",
+        server.connections_per_worker()
+    );
     for c in clients {
         c.quit(Duration::from_secs(5));
     }
-    server.assert_alive();
+    server.shutdown().unwrap();
 }

@@ -176,13 +176,7 @@ impl Server {
     /// connecting, which also turns off receive-buffer autotuning), so that
     /// a slow reader really holds the server back.
     pub fn connect_small_rcvbuf(&self, bytes: usize) -> Conn {
-        use socket2::{Domain, Socket, Type};
-        let socket = Socket::new(Domain::for_address(self.addr), Type::STREAM, None).unwrap();
-        socket.set_recv_buffer_size(bytes).unwrap();
-        socket
-            .connect_timeout(&self.addr.into(), IO_TIMEOUT)
-            .unwrap();
-        Conn::new(socket.into())
+        Conn::connect_small_rcvbuf(self.addr, bytes)
     }
 
     /// Sends `request`, shuts down the write side, returns all the server sent.
@@ -285,6 +279,16 @@ pub struct Conn {
 
 impl Conn {
     /// Connects to `addr` with the default timeouts and TCP_NODELAY.
+    /// A connection to `addr` whose receive buffer is small (see
+    /// [`Server::connect_small_rcvbuf`]).
+    pub fn connect_small_rcvbuf(addr: SocketAddr, bytes: usize) -> Conn {
+        use socket2::{Domain, Socket, Type};
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).unwrap();
+        socket.set_recv_buffer_size(bytes).unwrap();
+        socket.connect_timeout(&addr.into(), IO_TIMEOUT).unwrap();
+        Conn::new(socket.into())
+    }
+
     pub fn connect(addr: SocketAddr) -> Conn {
         Conn::new(
             TcpStream::connect_timeout(&addr, IO_TIMEOUT)
