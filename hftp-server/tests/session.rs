@@ -8,7 +8,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use hftp_proto::response::{encode_end, encode_item, encode_raw_header, encode_size, encode_status};
+use hftp_proto::response::{
+    encode_end, encode_item, encode_raw_header, encode_size, encode_status,
+};
 use hftp_proto::slice::encode_line;
 use hftp_proto::{Response, Status};
 use hftp_server::files::MemoryFiles;
@@ -102,7 +104,10 @@ impl Rig {
             while self.in_flight() < self.socket_room {
                 let room = (self.socket_room - self.in_flight()).min(per_write);
                 let now = self.now;
-                let Some(t) = self.session.poll_transmit(now, &self.files, &mut self.scratch) else {
+                let Some(t) = self
+                    .session
+                    .poll_transmit(now, &self.files, &mut self.scratch)
+                else {
                     break;
                 };
                 match t {
@@ -447,7 +452,11 @@ fn the_request_deadline_cuts_trickling_lines_only() {
 fn quit_and_fatal_errors_linger() {
     for (request, status, reason) in [
         (&b"quit\r\nhelp\r\n"[..], "0 OK\r\n", Reason::Quit),
-        (b"help\rx\r\nhelp\r\n", "100 BAD EOL\r\n", Reason::Fatal(Status::BadEol)),
+        (
+            b"help\rx\r\nhelp\r\n",
+            "100 BAD EOL\r\n",
+            Reason::Fatal(Status::BadEol),
+        ),
     ] {
         for eof in [true, false] {
             let mut rig = Rig::new(Rig::config(60, 30), &[]);
@@ -455,7 +464,10 @@ fn quit_and_fatal_errors_linger() {
             rig.run(3);
             assert!(rig.write_shut);
             let expected = status.as_bytes().to_vec();
-            assert_eq!(String::from_utf8_lossy(&rig.wire), String::from_utf8_lossy(&expected));
+            assert_eq!(
+                String::from_utf8_lossy(&rig.wire),
+                String::from_utf8_lossy(&expected)
+            );
             assert_eq!(rig.closed(), None, "lingering");
             // More junk is taken and discarded.
             rig.to_send = vec![b'x'; 100_000];
@@ -507,7 +519,10 @@ fn a_file_shrinking_mid_slice_aborts() {
         );
         let full = slice_answer(&data, 0, data.len(), raw);
         assert!(rig.wire.len() < full.len());
-        assert!(full.starts_with(&rig.wire), "raw: {raw}: wrong bytes before the end");
+        assert!(
+            full.starts_with(&rig.wire),
+            "raw: {raw}: wrong bytes before the end"
+        );
     }
 }
 
@@ -520,7 +535,10 @@ fn one_turn_does_a_bounded_amount_of_work() {
     let requests = 20_000;
     rig.to_send = b"help\r\n".repeat(requests);
     let written = rig.turn(usize::MAX, usize::MAX);
-    assert!(rig.session.turn_spent(), "the turn did not stop on its budget");
+    assert!(
+        rig.session.turn_spent(),
+        "the turn did not stop on its budget"
+    );
     let answered = written / help().len();
     assert!(
         answered <= TURN_BUDGET / REQUEST_COST,
@@ -541,7 +559,10 @@ fn one_turn_does_a_bounded_amount_of_work() {
         rig.to_send = format!("get_slice big 0 {}{raw}\r\n", 8 << 20).into_bytes();
         loop {
             let written = rig.turn(usize::MAX, usize::MAX);
-            assert!(written <= TURN_BUDGET + MAX_QUEUED, "{written} bytes in one turn");
+            assert!(
+                written <= TURN_BUDGET + MAX_QUEUED,
+                "{written} bytes in one turn"
+            );
             if !rig.session.turn_spent() {
                 break;
             }

@@ -18,7 +18,11 @@ fn read_paced(c: &mut Conn, n: usize, rate: usize) -> Vec<u8> {
     let mut got = Vec::with_capacity(n);
     while got.len() < n {
         let chunk = c.read_some().unwrap_or_else(|e| {
-            panic!("after {} of {n} bytes ({:?}): {e}", got.len(), begun.elapsed())
+            panic!(
+                "after {} of {n} bytes ({:?}): {e}",
+                got.len(),
+                begun.elapsed()
+            )
         });
         assert!(!chunk.is_empty(), "EOF after {} of {n} bytes", got.len());
         got.extend_from_slice(&chunk);
@@ -30,12 +34,22 @@ fn read_paced(c: &mut Conn, n: usize, rate: usize) -> Vec<u8> {
     got
 }
 
+/// Whether this build of the server learns what the peer acknowledged
+/// (`sys::unacked`: Linux, without `--cfg hftp_portable`). Without it a
+/// write counts as progress, and a slow reader behind large buffers can
+/// still look idle.
+const ACKS_KNOWN: bool = cfg!(all(target_os = "linux", not(hftp_portable)));
+
 #[test]
 fn slices_read_slowly_for_three_idle_timeouts_complete_byte_exact() {
     // Findings 2 and 3 of the connection-core review: a raw slice was cut
     // by the idle timeout while its reader kept reading (sendfile progress
     // was never recorded), and a base64 one could be cut too (only the
     // server's writes counted, which a large socket buffer spaces out).
+    if !ACKS_KNOWN {
+        eprintln!("skipped: this build cannot see what the peer acknowledged");
+        return;
+    }
     let data = pattern(5 << 20, 11);
     let file = data.clone();
     let server = start(&["--idle-timeout", "1", "-q"], &[("big", &file)]);
@@ -57,11 +71,17 @@ fn slices_read_slowly_for_three_idle_timeouts_complete_byte_exact() {
                 c.expect("0 OK");
                 let line = read_paced(&mut c, b64_len(data.len() as u64) as usize + 2, 2_000_000);
                 assert!(line.ends_with(b"\r\n"));
-                assert!(b64_decode(&line[..line.len() - 2]) == data, "base64: differs");
+                assert!(
+                    b64_decode(&line[..line.len() - 2]) == data,
+                    "base64: differs"
+                );
             }
             let took = begun.elapsed();
             eprintln!("raw {raw}: {took:?}");
-            assert!(took >= Duration::from_secs(3), "too fast to show anything: {took:?}");
+            assert!(
+                took >= Duration::from_secs(3),
+                "too fast to show anything: {took:?}"
+            );
             assert_eq!(c.metadata("big"), data.len() as u64, "still open");
         }));
     }
@@ -96,7 +116,10 @@ fn a_reader_that_stops_is_reset_after_the_idle_timeout() {
             }
             assert!(stopped.elapsed() < Duration::from_secs(20), "never closed");
         }
-        assert!(reset, "{raw:?}: closed gracefully behind bytes nobody takes");
+        assert!(
+            reset,
+            "{raw:?}: closed gracefully behind bytes nobody takes"
+        );
     }
     let log = server.log();
     assert_eq!(log.matches("(idle timeout), reset").count(), 2, "{log}");
