@@ -345,6 +345,9 @@ impl<F> Session<F> {
             return;
         }
         self.last_progress = now;
+        // Taking bytes is work too: a peer flooding a lingering close, or
+        // streaming one long line, gets a bounded share of the turn.
+        self.budget = self.budget.saturating_sub(data.len());
         if !matches!(self.state, State::Open) || self.shutting_down {
             // Lingering, or nothing more is answered: discard.
             return;
@@ -472,7 +475,7 @@ impl<F> Session<F> {
             State::Lingering { until, .. } => Some(until),
             State::Open | State::Draining { .. } => {
                 let idle = self.last_progress + self.config.idle_timeout;
-                let request = self.line_started.map(|t| t + self.config.request_timeout);
+                let request = self.request_deadline();
                 [Some(idle), request, self.probe_at]
                     .into_iter()
                     .flatten()
@@ -524,10 +527,7 @@ impl<F> Session<F> {
             }
             State::Open | State::Draining { .. } => {}
         }
-        if self
-            .line_started
-            .is_some_and(|t| now >= t + self.config.request_timeout)
-        {
+        if self.request_deadline().is_some_and(|t| now >= t) {
             self.close(Reason::RequestTimeout, false);
         } else if now >= self.last_progress + self.config.idle_timeout {
             // Whatever is queued or in flight will never be taken.
@@ -554,6 +554,15 @@ impl<F> Session<F> {
             self.job = None;
             self.pending = Vec::new();
             self.out = Output::default();
+        }
+    }
+
+    /// When the request line being read must be complete: only while
+    /// requests are read (not after `quit` or a fatal error).
+    fn request_deadline(&self) -> Option<Instant> {
+        match self.state {
+            State::Open => self.line_started.map(|t| t + self.config.request_timeout),
+            _ => None,
         }
     }
 

@@ -553,6 +553,17 @@ fn one_turn_does_a_bounded_amount_of_work() {
     }
     assert!(turns >= requests / (TURN_BUDGET / REQUEST_COST));
     assert_eq!(rig.wire, help().repeat(requests));
+    // A flood of junk during a lingering close: read a bounded amount
+    // per turn too.
+    let mut rig = Rig::new(Rig::config(60, 30), &[]);
+    rig.to_send = b"quit\r\n".to_vec();
+    rig.run(usize::MAX);
+    assert!(rig.write_shut);
+    rig.to_send = vec![b'x'; 4 << 20];
+    rig.turn(usize::MAX, 16 * 1024);
+    assert!(rig.session.turn_spent());
+    let taken = (4 << 20) - rig.to_send.len();
+    assert!(taken <= TURN_BUDGET + 16 * 1024, "{taken} bytes in one turn");
     // A slice: each turn sends at most the budget plus one chunk.
     let mut rig = Rig::new(Rig::config(60, 30), &[("big", pattern(8 << 20, 2))]);
     for raw in ["", " raw"] {
