@@ -217,8 +217,11 @@ impl Worker {
             if let Some(key) = self.watch(conn) {
                 info!("Connected by: {peer}");
                 self.publish_count();
-                // Its first bytes may be there already.
-                self.drive(key, id, now);
+                // Its first bytes may be there already: a turn after this
+                // round's events. Not now: a turn can close it, a close
+                // accepts the next client, and a backlog of clients that
+                // close at once would recurse that deep.
+                self.ready.push_back((key, id));
             }
         }
     }

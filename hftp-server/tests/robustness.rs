@@ -635,3 +635,26 @@ fn connections_gathered_onto_one_worker_mid_slice_are_answered_intact() {
     }
     server.shutdown().unwrap();
 }
+
+#[test]
+fn a_backlog_of_clients_that_reset_at_once_is_worked_through() {
+    // Each client in the backlog has reset its connection before it is
+    // accepted, so its first turn fails and closes it, and the close
+    // accepts the next one: that chain must not recurse (a worker's stack
+    // would overflow on a long backlog).
+    raise_fd_limit();
+    let server = start(&["--max-connections", "1", "--threads", "1", "-q"], &[]);
+    let mut hold = server.connect();
+    assert_eq!(hold.exchange_help(), HELP);
+    for _ in 0..4000 {
+        let c = std::net::TcpStream::connect(server.addr).unwrap();
+        reset(c);
+    }
+    hold.quit(Duration::from_secs(5));
+    let mut c = server.connect();
+    c.set_read_timeout(Duration::from_secs(30));
+    assert_eq!(c.exchange_help(), HELP);
+    c.quit(Duration::from_secs(5));
+    let mut server = server;
+    server.assert_alive();
+}

@@ -524,6 +524,12 @@ impl Conn {
         self.set_read_timeout(IO_TIMEOUT);
     }
 
+    /// Sends `help` and reads its answer.
+    pub fn exchange_help(&mut self) -> Vec<u8> {
+        self.send(b"help\r\n");
+        self.exact(HELP.len())
+    }
+
     /// Asserts the next response is just this status line.
     pub fn expect(&mut self, status: &str) {
         assert_eq!(self.line_str(), status);
