@@ -221,9 +221,9 @@ pub struct Close {
 enum State {
     /// Reading and answering requests.
     Open,
-    /// No more requests: send what is queued, then close (lingering when
-    /// `linger`).
-    Draining { reason: Reason, linger: bool },
+    /// No more requests (after `quit` or a fatal status): send what is
+    /// queued, then a lingering close.
+    Draining { reason: Reason },
     /// The write side is shut; reading and discarding until `until`.
     Lingering { reason: Reason, until: Instant },
     /// Decided; see [`Session::poll_close`].
@@ -404,6 +404,21 @@ impl<F> Session<F> {
         if self.budget == 0 {
             return None;
         }
+        if let State::Draining { reason } = self.state {
+            if self.job.is_none() {
+                if self.peer_eof {
+                    // Everything the peer sent was read: nothing is left
+                    // for a close to reset, so no need to linger.
+                    self.close(reason, false);
+                    return None;
+                }
+                self.state = State::Lingering {
+                    reason,
+                    until: now + self.config.linger,
+                };
+                return Some(Transmit::ShutdownWrite);
+            }
+        }
         if let Some(Job::Raw {
             file,
             offset,
@@ -416,19 +431,6 @@ impl<F> Session<F> {
                 offset: *offset,
                 len,
             });
-        }
-        if let State::Draining {
-            reason,
-            linger: true,
-        } = self.state
-        {
-            if self.job.is_none() {
-                self.state = State::Lingering {
-                    reason,
-                    until: now + self.config.linger,
-                };
-                return Some(Transmit::ShutdownWrite);
-            }
         }
         None
     }
@@ -585,8 +587,7 @@ impl<F> Session<F> {
     }
 
     /// The state changes that need no I/O: closing once nothing is left to
-    /// send after the peer's end, a fatal error without linger, or a
-    /// shutdown.
+    /// send after the peer's end, or at a shutdown.
     fn settle(&mut self) {
         let idle_output = self.out.is_empty() && self.job.is_none();
         match self.state {
@@ -594,10 +595,6 @@ impl<F> Session<F> {
             State::Open if idle_output && self.peer_eof && self.pending.is_empty() => {
                 self.close(Reason::ByPeer, false)
             }
-            State::Draining {
-                reason,
-                linger: false,
-            } if idle_output => self.close(reason, false),
             _ => {}
         }
     }
@@ -711,7 +708,6 @@ impl<F> Session<F> {
                     if err.is_fatal() {
                         self.state = State::Draining {
                             reason: Reason::Fatal(err.status()),
-                            linger: true,
                         };
                     }
                 }
@@ -741,7 +737,6 @@ fn answer_request<D: Files>(
         encode_status(Status::InternalServerError, out);
         *state = State::Draining {
             reason: Reason::Fatal(Status::InternalServerError),
-            linger: true,
         };
     };
     match request {
@@ -790,7 +785,6 @@ fn answer_request<D: Files>(
             encode_status(Status::Ok, out);
             *state = State::Draining {
                 reason: Reason::Quit,
-                linger: true,
             };
         }
     }

@@ -563,7 +563,10 @@ fn one_turn_does_a_bounded_amount_of_work() {
     rig.turn(usize::MAX, 16 * 1024);
     assert!(rig.session.turn_spent());
     let taken = (4 << 20) - rig.to_send.len();
-    assert!(taken <= TURN_BUDGET + 16 * 1024, "{taken} bytes in one turn");
+    assert!(
+        taken <= TURN_BUDGET + 16 * 1024,
+        "{taken} bytes in one turn"
+    );
     // A slice: each turn sends at most the budget plus one chunk.
     let mut rig = Rig::new(Rig::config(60, 30), &[("big", pattern(8 << 20, 2))]);
     for raw in ["", " raw"] {
@@ -614,6 +617,30 @@ fn shutdown_finishes_the_answer_in_flight_only() {
         rig.closed(),
         Some(Close {
             reason: Reason::Shutdown,
+            abort: false
+        })
+    );
+}
+
+/// A client that sent `quit` and closed its side: the answer, then a
+/// plain close (everything it sent was read, so nothing is left to
+/// linger for).
+#[test]
+fn quit_then_eof_closes_after_the_answer_without_lingering() {
+    let mut rig = Rig::new(Rig::config(60, 30), &[]);
+    rig.socket_room = 0;
+    rig.to_send = b"quit\r\n".to_vec();
+    rig.turn(usize::MAX, 16 * 1024);
+    rig.session.handle_eof(rig.now);
+    assert_eq!(rig.closed(), None, "the answer is not sent yet");
+    rig.socket_room = usize::MAX;
+    rig.run(usize::MAX);
+    assert_eq!(rig.wire, b"0 OK\r\n");
+    assert!(!rig.write_shut);
+    assert_eq!(
+        rig.closed(),
+        Some(Close {
+            reason: Reason::Quit,
             abort: false
         })
     );
