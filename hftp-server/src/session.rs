@@ -345,11 +345,11 @@ impl<F> Session<F> {
             return;
         }
         self.last_progress = now;
-        // Taking bytes is work too: a peer flooding a lingering close, or
-        // streaming one long line, gets a bounded share of the turn.
-        self.budget = self.budget.saturating_sub(data.len());
         if !matches!(self.state, State::Open) || self.shutting_down {
-            // Lingering, or nothing more is answered: discard.
+            // Lingering, or nothing more is answered: discard. Taking bytes
+            // is work too: a peer flooding a lingering close gets a bounded
+            // share of the turn.
+            self.budget = self.budget.saturating_sub(data.len());
             return;
         }
         if self.pending.is_empty() {
@@ -361,6 +361,10 @@ impl<F> Session<F> {
             self.pending.extend_from_slice(data);
             self.answer_pending(files);
         }
+        // Charged after answering, so that a line this read completes is
+        // answered in this turn; one long line streamed in still gets a
+        // bounded share of it.
+        self.budget = self.budget.saturating_sub(data.len());
         self.note_line(now);
         self.settle();
     }
@@ -688,6 +692,9 @@ impl<F> Session<F> {
             let step = self.decoder.decode(&input[used..]);
             used += step.consumed;
             let Some(item) = step.item else { break };
+            // That line is complete: its deadline is over. One the same
+            // bytes began is timed from now (see `note_line`).
+            self.line_started = None;
             self.budget = self.budget.saturating_sub(REQUEST_COST);
             let out = self.out.append();
             match item {

@@ -230,3 +230,26 @@ fn idle_timeout_also_ends_a_transfer_nobody_reads() {
     let (rest, closed, _) = c.wait_close(Duration::from_secs(20));
     assert!(closed && (rest.len() as u64) < 256 << 20);
 }
+
+#[test]
+fn the_request_deadline_restarts_for_a_line_begun_in_the_same_read() {
+    // Found by the `session` fuzz target: a read that ends one line and
+    // begins the next kept the first line's start, so a pipelining client
+    // whose writes always end mid-line was cut after the request timeout
+    // although each line took 300 ms.
+    let server = start(&["--request-timeout", "1"], &[]);
+    let mut c = server.connect();
+    c.send(b"hel");
+    let begun = Instant::now();
+    let mut answered = 0;
+    while begun.elapsed() < Duration::from_secs(3) {
+        thread::sleep(Duration::from_millis(300));
+        c.send(b"p\r\nhel");
+        assert_eq!(c.exact(HELP.len()), HELP, "after {:?}", begun.elapsed());
+        answered += 1;
+    }
+    c.send(b"p\r\n");
+    assert_eq!(c.exact(HELP.len()), HELP);
+    assert!(answered >= 8);
+    c.quit(Duration::from_secs(2));
+}

@@ -645,3 +645,30 @@ fn quit_then_eof_closes_after_the_answer_without_lingering() {
         })
     );
 }
+
+/// The request deadline belongs to the line: a read that completes one
+/// line and begins the next starts the next one's deadline (found by the
+/// `session` fuzz target: the first line's start was kept, so pipelined
+/// clients whose reads end mid-line were cut after the timeout).
+#[test]
+fn a_read_that_ends_one_line_and_begins_the_next_restarts_the_deadline() {
+    let mut rig = Rig::new(Rig::config(60, 3), &[]);
+    rig.to_send = b"hel".to_vec();
+    rig.run(usize::MAX);
+    rig.advance(Duration::from_secs(2));
+    rig.to_send = b"p\r\nhel".to_vec();
+    rig.run(usize::MAX);
+    assert_eq!(rig.wire, help());
+    rig.advance(Duration::from_secs(2));
+    assert_eq!(rig.closed(), None, "cut by the first line's deadline");
+    rig.advance(Duration::from_millis(999));
+    assert_eq!(rig.closed(), None);
+    rig.advance(Duration::from_millis(1));
+    assert_eq!(
+        rig.closed(),
+        Some(Close {
+            reason: Reason::RequestTimeout,
+            abort: false
+        })
+    );
+}
