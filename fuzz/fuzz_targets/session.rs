@@ -37,6 +37,8 @@
 //! a new turn is begun while the last one was spent, and finally the
 //! client closes (`handle_eof`).
 //!
+//! `SESSION_TRACE=1` in the environment prints each operation and read.
+//!
 //! Session limits: idle timeout 5 s, request timeout 3 s, linger 2 s (the
 //! default), the fuzzer-chosen line limit. The clock is one `Instant`
 //! taken per input plus a monotonic offset.
@@ -69,22 +71,35 @@
 //!    peer did nothing (no byte sent, no ack reported) for the idle timeout
 //!    and the session was not lingering, or when it lingered for the
 //!    linger time; a close on `Idle` comes at least the idle timeout after
-//!    the last byte or EOF from the peer, on `RequestTimeout` at least the
-//!    request timeout after its first byte; `FileShrank` only after a
-//!    truncation or an early end, `Shutdown` only after `handle_shutdown`.
+//!    the last byte or EOF from the peer, one on `RequestTimeout` only while
+//!    the bytes read end in an incomplete line whose first byte was read at
+//!    least the request timeout before (a line the client completed in time
+//!    never times out, even while its answer waits for the socket), or
+//!    while bytes read wait undecoded because the read spent the turn and
+//!    no `poll_transmit` came since;
+//!    `FileShrank` only after a truncation or an early end, `Shutdown` only
+//!    after `handle_shutdown`, `ByPeer` only after `handle_eof`.
 #![no_main]
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use hftp_proto::{parse_line, FileName, Request, RequestError, Response, Status};
 use hftp_server::files::{Files, MemoryFiles};
 use hftp_server::session::{
-    Close, Reason, Session, SessionConfig, Transmit, FILE_CHUNK, HIGH_WATER, MAX_QUEUED,
-    RAW_CHUNK, TURN_BUDGET,
+    Close, Reason, Session, SessionConfig, Transmit, FILE_CHUNK, HIGH_WATER, MAX_QUEUED, RAW_CHUNK,
+    TURN_BUDGET,
 };
 use libfuzzer_sys::fuzz_target;
 
 type MemFile = <MemoryFiles as Files>::File;
+
+/// Whether `SESSION_TRACE` is set: then every operation and every read is
+/// printed to stderr, to follow a reproducer (see fuzz/README.md).
+fn tracing() -> bool {
+    static TRACE: OnceLock<bool> = OnceLock::new();
+    *TRACE.get_or_init(|| std::env::var_os("SESSION_TRACE").is_some())
+}
 
 /// Request line limits to choose from: 0 and 17 make nearly every request
 /// too long; 300 fits every table line; 64 KiB is more than a stream holds.
@@ -434,10 +449,18 @@ struct Run {
     shut_at: Option<Duration>,
     closed: Option<(Close, Duration)>,
 
-    /// First byte from the peer; last byte or EOF from it; last time the
-    /// peer did anything (that, or an ack reported).
-    first_input: Option<Duration>,
+    /// When the first byte of the incomplete line the delivered stream
+    /// ends with (if it does) was delivered.
+    partial_since: Option<Duration>,
+    /// A read spent the turn's budget (bytes taken count against it), so
+    /// what it brought may wait undecoded until the next turn's
+    /// `poll_transmit`: the request deadline may then pass for a line the
+    /// client completed in time (the worker gives such a session its next
+    /// turn at once; here the clock may move first).
+    starved: bool,
+    /// The last byte or EOF from the peer.
     last_input: Duration,
+    /// The last time the peer did anything: that, or an ack reported.
     last_activity: Duration,
 
     truncated: bool,
@@ -473,9 +496,9 @@ impl Run {
                         self.last_input
                     ),
                     Reason::RequestTimeout => assert!(
-                        self.first_input.is_some_and(|t| at >= t + REQUEST),
-                        "request timeout at {at:?}, first input at {:?}",
-                        self.first_input
+                        self.starved || self.partial_since.is_some_and(|t| at >= t + REQUEST),
+                        "request timeout at {at:?}, the last line started at {:?}",
+                        self.partial_since
                     ),
                     Reason::FileShrank => assert!(
                         self.truncated || self.early_end,
@@ -499,6 +522,10 @@ impl Run {
     /// takes up to `room` bytes.
     fn write_once(&mut self, room: usize) -> Wrote {
         let was_closed = self.closed.is_some();
+        if !self.session.turn_spent() {
+            // This poll decodes what waits (see `starved`).
+            self.starved = false;
+        }
         let now = self.now();
         let result = match self
             .session
@@ -507,7 +534,10 @@ impl Run {
             None => Wrote::Nothing,
             Some(t) => {
                 assert!(!was_closed, "transmit after close: {t:?}");
-                assert!(self.shut_at.is_none(), "transmit after ShutdownWrite: {t:?}");
+                assert!(
+                    self.shut_at.is_none(),
+                    "transmit after ShutdownWrite: {t:?}"
+                );
                 match t {
                     Transmit::Bytes(bytes) => {
                         assert!(!bytes.is_empty(), "empty Transmit::Bytes");
@@ -535,8 +565,10 @@ impl Run {
                                 "range {offset}+{len} past the file's {size} bytes"
                             );
                         }
-                        let start = usize::try_from(offset).unwrap_or(usize::MAX);
-                        let avail = content.len().saturating_sub(start);
+                        let start = usize::try_from(offset)
+                            .unwrap_or(usize::MAX)
+                            .min(content.len());
+                        let avail = content.len() - start;
                         let n = room.min(len).min(avail);
                         if room == 0 {
                             Wrote::Blocked
@@ -564,7 +596,11 @@ impl Run {
             && !self.session.turn_spent()
             && self.session.poll_close().is_none()
         {
-            assert_eq!(self.session.queued(), 0, "bytes queued, yet nothing to send");
+            assert_eq!(
+                self.session.queued(),
+                0,
+                "bytes queued, yet nothing to send"
+            );
         }
         if self.sent.len() >= SENT_CAP {
             self.stopped = true;
@@ -619,9 +655,19 @@ impl Run {
         if end > self.delivered {
             let now = self.now();
             let chunk = &self.stream[self.delivered..end];
+            if tracing() {
+                eprintln!("  read {:?}", String::from_utf8_lossy(chunk));
+            }
             self.session.handle_input(chunk, now, &self.files);
+            match chunk.iter().rposition(|&b| b == b'\n') {
+                Some(lf) if lf + 1 == chunk.len() => self.partial_since = None,
+                Some(_) => self.partial_since = Some(self.clock),
+                None => {
+                    self.partial_since.get_or_insert(self.clock);
+                }
+            }
             self.delivered = end;
-            self.first_input.get_or_insert(self.clock);
+            self.starved |= self.session.turn_spent();
             self.last_input = self.clock;
             self.last_activity = self.clock;
             self.check();
@@ -700,7 +746,10 @@ impl Run {
         self.check();
         if self.closed.is_none() {
             if let Some(next) = self.session.poll_timeout() {
-                assert!(next > now, "timer due at {next:?} still due after firing at {now:?}");
+                assert!(
+                    next > now,
+                    "timer due at {next:?} still due after firing at {now:?}"
+                );
             } else {
                 panic!("an open session without a deadline");
             }
@@ -747,6 +796,20 @@ impl Run {
 
     /// One operation of the schedule.
     fn step(&mut self, input: &mut Input<'_>) {
+        if tracing() {
+            let rest = &input.data[input.pos..];
+            eprintln!(
+                "at {:?}: read {}/{}, sent {}, queued {}, deadline {:?}, closed {:?}; op {:?}",
+                self.clock,
+                self.delivered,
+                self.stream.len(),
+                self.sent.len(),
+                self.session.queued(),
+                self.session.poll_timeout().map(|t| t - self.base),
+                self.closed.map(|c| c.0),
+                &rest[..rest.len().min(6)],
+            );
+        }
         let op = input.next();
         match op % 16 {
             0 | 1 => {
@@ -799,7 +862,10 @@ impl Run {
             }
             10 => {
                 let arg = input.next();
-                self.drive(WRITE_SIZES[usize::from(arg & 15)], READ_SIZES[usize::from(arg >> 4)]);
+                self.drive(
+                    WRITE_SIZES[usize::from(arg & 15)],
+                    READ_SIZES[usize::from(arg >> 4)],
+                );
             }
             11 => {
                 let (arg, ack) = (input.next(), input.next());
@@ -934,7 +1000,8 @@ fuzz_target!(|data: &[u8]| {
         turn_bytes: 0,
         shut_at: None,
         closed: None,
-        first_input: None,
+        partial_since: None,
+        starved: false,
         last_input: Duration::ZERO,
         last_activity: Duration::ZERO,
         truncated: false,
@@ -947,6 +1014,16 @@ fuzz_target!(|data: &[u8]| {
         run.step(&mut input);
     }
     run.finish();
+    if tracing() {
+        eprintln!(
+            "end at {:?}: read {}/{}, sent {}, closed {:?}",
+            run.clock,
+            run.delivered,
+            run.stream.len(),
+            run.sent.len(),
+            run.closed.map(|c| c.0)
+        );
+    }
     assert!(
         run.closed.is_some() || run.stopped,
         "not closed after everything was read and written and the client closed"
@@ -957,14 +1034,23 @@ fuzz_target!(|data: &[u8]| {
     let want = model(&run.stream[..run.delivered], run.max_line, &run.dir);
     let n = run.sent.len().min(want.out.len());
     if run.sent[..n] != want.out[..n] || (run.sent.len() > want.out.len() && !want.capped) {
-        let at = run.sent.iter().zip(&want.out).take_while(|(a, b)| a == b).count();
+        let at = run
+            .sent
+            .iter()
+            .zip(&want.out)
+            .take_while(|(a, b)| a == b)
+            .count();
         panic!(
             "transmitted bytes differ from the reference at byte {at} (sent {}, expected {}):\n\
              sent:     {:?}\nexpected: {:?}",
             run.sent.len(),
             want.out.len(),
-            String::from_utf8_lossy(&run.sent[at.saturating_sub(40)..(at + 40).min(run.sent.len())]),
-            String::from_utf8_lossy(&want.out[at.saturating_sub(40)..(at + 40).min(want.out.len())]),
+            String::from_utf8_lossy(
+                &run.sent[at.saturating_sub(40)..(at + 40).min(run.sent.len())]
+            ),
+            String::from_utf8_lossy(
+                &want.out[at.saturating_sub(40)..(at + 40).min(want.out.len())]
+            ),
         );
     }
     let Some((close, _)) = run.closed else {
