@@ -70,6 +70,14 @@ impl Rig {
         }
     }
 
+    /// A rig serving `data` as `big`, asked for all of it as one slice.
+    fn slice_of(config: SessionConfig, data: &[u8], raw: bool) -> Rig {
+        let mut rig = Rig::new(config, &[("big", data.to_vec())]);
+        let suffix = if raw { " raw" } else { "" };
+        rig.to_send = format!("get_slice big 0 {}{suffix}\r\n", data.len()).into_bytes();
+        rig
+    }
+
     fn config(idle: u64, request: u64) -> SessionConfig {
         SessionConfig::new(
             Duration::from_secs(idle),
@@ -329,9 +337,7 @@ fn paced(rig: &mut Rig, room: usize, rate: usize, ticks: usize, until: usize) {
 fn slow_slices_are_never_cut_while_the_peer_takes_bytes() {
     let data = pattern(4 << 20, 5);
     for raw in [false, true] {
-        let mut rig = Rig::new(Rig::config(1, 30), &[("big", data.clone())]);
-        let suffix = if raw { " raw" } else { "" };
-        rig.to_send = format!("get_slice big 0 {}{suffix}\r\n", data.len()).into_bytes();
+        let mut rig = Rig::slice_of(Rig::config(1, 30), &data, raw);
         let expected = slice_answer(&data, 0, data.len(), raw);
         // 10 KiB every 100 ms: the whole slice takes 41 (raw) to 55
         // (base64) idle timeouts.
@@ -350,9 +356,7 @@ fn slow_slices_are_never_cut_while_the_peer_takes_bytes() {
 fn a_peer_that_stops_taking_bytes_is_cut_after_the_idle_timeout() {
     let data = pattern(4 << 20, 6);
     for raw in [false, true] {
-        let mut rig = Rig::new(Rig::config(1, 30), &[("big", data.clone())]);
-        let suffix = if raw { " raw" } else { "" };
-        rig.to_send = format!("get_slice big 0 {}{suffix}\r\n", data.len()).into_bytes();
+        let mut rig = Rig::slice_of(Rig::config(1, 30), &data, raw);
         paced(&mut rig, 256 * 1024, 100 * 1024, 20, usize::MAX);
         assert_eq!(rig.closed(), None);
         let stopped = rig.now;
@@ -498,9 +502,7 @@ fn quit_and_fatal_errors_linger() {
 fn a_file_shrinking_mid_slice_aborts() {
     let data = pattern(1 << 20, 8);
     for raw in [false, true] {
-        let mut rig = Rig::new(Rig::config(60, 30), &[("big", data.clone())]);
-        let suffix = if raw { " raw" } else { "" };
-        rig.to_send = format!("get_slice big 0 {}{suffix}\r\n", data.len()).into_bytes();
+        let mut rig = Rig::slice_of(Rig::config(60, 30), &data, raw);
         rig.socket_room = 200 * 1024;
         rig.turn(usize::MAX, 16 * 1024);
         assert_eq!(rig.closed(), None);

@@ -50,26 +50,32 @@ fn slices_read_slowly_for_three_idle_timeouts_complete_byte_exact() {
         eprintln!("skipped: this build cannot see what the peer acknowledged");
         return;
     }
-    let data = pattern(5 << 20, 11);
-    let file = data.clone();
-    let server = start(&["--idle-timeout", "1", "-q"], &[("big", &file)]);
+    // Raw: 16 MiB at 4 MB/s; base64: 1 MiB (1.4 MB of text) at 400 kB/s,
+    // slow enough that a large socket buffer spaces the server's writes
+    // out past the idle timeout. Each takes 3.5 to 4.5 s.
+    let raw_data = pattern(16 << 20, 11);
+    let b64_data = pattern(1 << 20, 12);
+    let server = start(
+        &["--idle-timeout", "1", "-q"],
+        &[("raw", &raw_data), ("b64", &b64_data)],
+    );
     let mut handles = Vec::new();
-    for raw in [true, false] {
+    for (raw, data) in [(true, raw_data), (false, b64_data)] {
         let mut c = server.connect_small_rcvbuf(32 * 1024);
-        let data = data.clone();
         handles.push(thread::spawn(move || {
             let begun = Instant::now();
+            let name = if raw { "raw" } else { "b64" };
             if raw {
-                c.send(format!("get_slice big 0 {} raw\r\n", data.len()).as_bytes());
+                c.send(format!("get_slice raw 0 {} raw\r\n", data.len()).as_bytes());
                 c.expect("0 OK");
                 c.expect(&format!("Content-Length: {}", data.len()));
                 c.expect("");
-                let got = read_paced(&mut c, data.len(), 1_500_000);
+                let got = read_paced(&mut c, data.len(), 4_000_000);
                 assert!(got == data, "raw: the bytes differ");
             } else {
-                c.send(format!("get_slice big 0 {}\r\n", data.len()).as_bytes());
+                c.send(format!("get_slice b64 0 {}\r\n", data.len()).as_bytes());
                 c.expect("0 OK");
-                let line = read_paced(&mut c, b64_len(data.len() as u64) as usize + 2, 2_000_000);
+                let line = read_paced(&mut c, b64_len(data.len() as u64) as usize + 2, 400_000);
                 assert!(line.ends_with(b"\r\n"));
                 assert!(
                     b64_decode(&line[..line.len() - 2]) == data,
@@ -77,17 +83,25 @@ fn slices_read_slowly_for_three_idle_timeouts_complete_byte_exact() {
                 );
             }
             let took = begun.elapsed();
-            eprintln!("raw {raw}: {took:?}");
+            eprintln!("{name}: {took:?}");
             assert!(
                 took >= Duration::from_secs(3),
                 "too fast to show anything: {took:?}"
             );
-            assert_eq!(c.metadata("big"), data.len() as u64, "still open");
+            assert_eq!(c.metadata(name), data.len() as u64, "still open");
         }));
     }
-    for h in handles {
-        h.join().unwrap();
-    }
+    let failures: Vec<String> = handles
+        .into_iter()
+        .filter_map(|h| h.join().err())
+        .map(|e| {
+            e.downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default()
+        })
+        .collect();
+    assert!(failures.is_empty(), "{failures:#?}");
 }
 
 #[test]
