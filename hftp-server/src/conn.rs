@@ -27,6 +27,13 @@ pub enum Ended {
     Io(io::Error),
 }
 
+impl Ended {
+    /// Whether this end resets the connection instead of closing it.
+    pub fn resets(&self) -> bool {
+        matches!(self, Ended::Closed(Close { abort: true, .. }))
+    }
+}
+
 impl std::fmt::Display for Ended {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -197,22 +204,12 @@ impl Conn {
         self.session.handle_shutdown();
     }
 
-    /// Whether closing as `ended` says resets the connection.
-    pub fn resets(ended: &Ended) -> bool {
-        matches!(ended, Ended::Closed(Close { abort: true, .. }))
-    }
-
     /// Closes the connection as `ended` says: a reset when the session
     /// aborts it, a plain close otherwise.
     pub fn close(self, ended: &Ended) {
-        if Conn::resets(ended) {
+        if ended.resets() {
             sys::set_abortive_close(&self.stream);
         }
         drop(self.stream);
-    }
-
-    /// Resets the connection (shutdown grace expired).
-    pub fn abort(self) {
-        sys::set_abortive_close(&self.stream);
     }
 }

@@ -24,7 +24,7 @@ use tracing::{info, warn};
 use crate::balancer::{plan_moves, Balancer};
 use crate::conn::{Buffers, Conn, Ended};
 use crate::published::Published;
-use crate::session::{Reason, FILE_CHUNK};
+use crate::session::{Close, Reason, FILE_CHUNK};
 use crate::shared::Shared;
 use crate::timers::Timers;
 
@@ -130,7 +130,7 @@ pub fn run(
                 return Ok(());
             }
             if now >= deadline {
-                worker.abort_all();
+                worker.abort_all(now);
                 return Ok(());
             }
         }
@@ -363,7 +363,7 @@ impl Worker {
             ),
             _ => {}
         }
-        let reset = if Conn::resets(&ended) { ", reset" } else { "" };
+        let reset = if ended.resets() { ", reset" } else { "" };
         info!("Closing connection {} ({ended}){reset}", conn.peer());
         conn.close(&ended);
         self.shared.active.fetch_sub(1, Ordering::AcqRel);
@@ -402,17 +402,16 @@ impl Worker {
         }
     }
 
-    /// Resets every connection left when the shutdown grace is over.
-    fn abort_all(&mut self) {
-        for conn in self.conns.drain() {
-            info!(
-                "Closing connection {} ({}), reset",
-                conn.peer(),
-                Reason::Shutdown
-            );
-            conn.abort();
-            self.shared.active.fetch_sub(1, Ordering::AcqRel);
+    /// Resets every connection left when the shutdown grace is over:
+    /// what is in flight will not be completed.
+    fn abort_all(&mut self, now: Instant) {
+        let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
+        for key in keys {
+            let ended = Ended::Closed(Close {
+                reason: Reason::Shutdown,
+                abort: true,
+            });
+            self.close(key, ended, now);
         }
-        self.publish_count();
     }
 }
