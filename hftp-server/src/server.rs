@@ -258,7 +258,7 @@ impl RunningServer {
         if n > 0 {
             self.shared.active_workers.store(n, Ordering::SeqCst);
         }
-        self.shared.wake_others(usize::MAX);
+        self.shared.wake_all();
     }
 
     /// Test hook: how many connections each worker holds now.
@@ -279,7 +279,7 @@ impl RunningServer {
 
     fn stop(&mut self) -> Result<(), ServerError> {
         self.flag.store(true, Ordering::SeqCst);
-        self.shared.wake_others(usize::MAX);
+        self.shared.wake_all();
         match self.thread.take() {
             Some(thread) => thread.join().map_err(|_| ServerError::Panicked)?,
             None => Ok(()),

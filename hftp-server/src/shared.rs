@@ -59,6 +59,11 @@ impl Shared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Wakes every worker.
+    pub fn wake_all(&self) {
+        self.wake_others(usize::MAX);
+    }
+
     /// Wakes every worker but `except`.
     pub fn wake_others(&self, except: usize) {
         for (i, waker) in self.wakers.iter().enumerate() {
