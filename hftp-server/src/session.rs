@@ -27,36 +27,7 @@
 //! each request line, a lingering close after fatal errors and `quit`,
 //! and an abortive close (reset) when a slice can never be completed.
 //!
-//! ```
-//! use std::time::{Duration, Instant};
-//! use hftp_server::files::MemoryFiles;
-//! use hftp_server::session::{Session, SessionConfig, Transmit};
-//!
-//! let files = MemoryFiles::new();
-//! files.insert("notes.txt", b"hello".to_vec());
-//! let now = Instant::now();
-//! let mut session = Session::new(SessionConfig::default(), now);
-//! let mut scratch = vec![0; hftp_server::session::FILE_CHUNK];
-//!
-//! session.begin_turn();
-//! assert!(session.wants_input());
-//! session.handle_input(b"get_metadata notes.txt\r\n", now, &files);
-//! let Some(Transmit::Bytes(bytes)) = session.poll_transmit(now, &files, &mut scratch) else {
-//!     panic!("an answer is due");
-//! };
-//! assert_eq!(bytes, b"0 OK\r\n5\r\n");
-//! let n = bytes.len();
-//! session.handle_written(n, now);
-//! assert!(session.poll_transmit(now, &files, &mut scratch).is_none());
-//!
-//! // Nothing from the peer, and everything acknowledged: idle.
-//! let later = now + Duration::from_secs(61);
-//! if session.wants_send_queue(later) {
-//!     session.handle_send_queue(Some(0), later);
-//! }
-//! session.handle_timeout(later);
-//! assert!(session.poll_close().is_some());
-//! ```
+//! An example that drives one session by hand is in the crate's docs.
 
 use std::fmt;
 use std::time::{Duration, Instant};
