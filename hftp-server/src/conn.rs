@@ -16,7 +16,7 @@ use mio::net::TcpStream;
 use crate::published::Published;
 use crate::session::{Close, Session, SessionConfig, Transmit};
 use crate::sys;
-use crate::timers::Armed;
+use crate::timers::{Armed, Timers};
 
 /// Why a connection ended.
 #[derive(Debug)]
@@ -186,6 +186,13 @@ impl Conn {
     /// must have another once the other connections had theirs.
     pub fn turn_spent(&self) -> bool {
         self.session.turn_spent()
+    }
+
+    /// Makes sure the worker's `timers` wake this connection (slab `key`)
+    /// by its session's next deadline.
+    pub fn arm(&mut self, timers: &mut Timers, key: usize) {
+        let deadline = self.session.poll_timeout();
+        timers.arm(&mut self.armed, deadline, key, self.id);
     }
 
     /// Handles the session's deadlines at `now`, asking the socket how much

@@ -321,8 +321,7 @@ impl Worker {
         if conn.turn_spent() {
             self.ready.push_back((key, id));
         }
-        let deadline = conn.session().poll_timeout();
-        self.timers.arm(&mut conn.armed, deadline, key, id);
+        conn.arm(&mut self.timers, key);
     }
 
     /// Gives one more turn to each connection whose last turn ended on its
@@ -348,8 +347,7 @@ impl Worker {
                 self.close(key, ended, now);
                 continue;
             }
-            let deadline = conn.session().poll_timeout();
-            self.timers.arm(&mut conn.armed, deadline, key, id);
+            conn.arm(&mut self.timers, key);
         }
     }
 
