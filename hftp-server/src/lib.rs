@@ -76,11 +76,16 @@
 //! session.handle_written(n, now);
 //! assert!(session.poll_transmit(now, &files, &mut scratch).is_none());
 //!
-//! // Nothing from the peer, and everything acknowledged: idle.
-//! let later = now + Duration::from_secs(61);
-//! if session.wants_send_queue(later) {
-//!     session.handle_send_queue(Some(0), later);
-//! }
+//! // A second on, when the session asks, the kernel says the peer took
+//! // it all (nothing unacknowledged): that was its last progress.
+//! let t1 = now + Duration::from_secs(1);
+//! assert!(session.wants_send_queue(t1));
+//! session.handle_send_queue(Some(0), t1);
+//! session.handle_timeout(t1);
+//! assert!(session.poll_close().is_none());
+//! // Nothing more from the peer for the idle timeout (60 s): closed.
+//! let later = t1 + Duration::from_secs(60);
+//! assert!(!session.wants_send_queue(later));
 //! session.handle_timeout(later);
 //! assert!(session.poll_close().is_some());
 //! ```

@@ -475,10 +475,12 @@ impl<F> Session<F> {
     /// The socket's send queue holds `unacked` bytes that the peer has not
     /// acknowledged, at `now` (Linux: `SIOCOUTQ`). Bytes it acknowledged
     /// since the last report are progress, dated when this report was due
-    /// (the peer took them then or before): a report made late never makes
-    /// a stopped peer look active for longer than the probe interval.
-    /// `None` where the OS cannot tell: bytes written since the last report
-    /// then count as taken.
+    /// (the peer took them then or before), or one probe interval before
+    /// `now` if the report comes later than that: a stopped peer never
+    /// looks active for more than a probe interval past its last byte, and
+    /// a server that was itself late (starved of CPU) never cuts a peer
+    /// that was taking bytes meanwhile. `None` where the OS cannot tell:
+    /// bytes written since the last report then count as taken.
     pub fn handle_send_queue(&mut self, unacked: Option<u64>, now: Instant) {
         let acked = match unacked {
             Some(unacked) => self.written.saturating_sub(unacked),
@@ -486,7 +488,12 @@ impl<F> Session<F> {
         };
         if acked > self.acked {
             self.acked = acked;
-            let seen = self.probe_at.map_or(now, |due| due.min(now));
+            let late = now.checked_sub(self.config.probe_interval());
+            let seen = match (self.probe_at, late) {
+                (Some(due), Some(late)) => due.max(late).min(now),
+                (Some(due), None) => due.min(now),
+                (None, _) => now,
+            };
             self.last_progress = self.last_progress.max(seen);
         }
         self.probe_at = (self.written > self.acked).then(|| now + self.config.probe_interval());

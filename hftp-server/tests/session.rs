@@ -408,10 +408,15 @@ fn idle_is_what_the_peer_did_not_do() {
             abort: false
         })
     );
-    // The last answer was sent 900 ms before the quiet began; its bytes
-    // were acknowledged at the next probe at the latest (250 ms).
+    // The last answer was sent 900 ms before the quiet began; the probe
+    // that found it taken was due after 250 ms but asked only when the
+    // clock moved on, 900 ms after: dated one probe interval before that
+    // (650 ms), the idle deadline is 1.65 s after the answer.
     let after = rig.now - quiet;
-    assert!(after <= Duration::from_millis(400), "{after:?}");
+    assert!(
+        after >= Duration::from_millis(740) && after <= Duration::from_millis(760),
+        "{after:?}"
+    );
 }
 
 /// The request deadline runs from a line's first byte, per line: a client
@@ -673,4 +678,27 @@ fn a_read_that_ends_one_line_and_begins_the_next_restarts_the_deadline() {
             abort: false
         })
     );
+}
+
+/// A server starved of CPU probes late; a peer that was taking bytes
+/// meanwhile must not pay for it (the acknowledgement is dated one probe
+/// interval before the late probe, not when the probe was due).
+#[test]
+fn a_late_probe_never_cuts_a_peer_that_was_taking_bytes() {
+    let data = pattern(4 << 20, 9);
+    let mut rig = Rig::slice_of(Rig::config(1, 30), &data, false);
+    rig.socket_room = 1 << 20;
+    rig.turn(usize::MAX, 16 * 1024);
+    rig.advance(Duration::from_millis(100));
+    rig.peer_takes(200_000);
+    // The worker comes back only 1.5 s later (the idle timeout is 1 s).
+    rig.advance(Duration::from_millis(1500));
+    assert_eq!(rig.closed(), None, "cut for the server's own lateness");
+    // Then the peer stops: cut after the idle timeout, as ever.
+    let stopped = rig.now;
+    while rig.closed().is_none() {
+        rig.advance(Duration::from_millis(10));
+        assert!(rig.now - stopped < Duration::from_secs(3));
+    }
+    assert_eq!(rig.closed().map(|c| c.reason), Some(Reason::Idle));
 }
