@@ -599,7 +599,6 @@ impl<F> Session<F> {
                     encoder
                         .finish(self.out.append())
                         .expect("the whole slice was encoded");
-                    self.settle();
                     return true;
                 }
                 let want = remaining.min(FILE_CHUNK.min(scratch.len()) as u64) as usize;

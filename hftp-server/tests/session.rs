@@ -177,6 +177,20 @@ impl Rig {
         self.acked += n.min(self.in_flight());
     }
 
+    /// Gives the session a turn and moves the clock on 10 ms at a time
+    /// until it closes; returns how long that took. Fails past `within`.
+    fn wait_close(&mut self, within: Duration) -> Duration {
+        let begun = self.now;
+        loop {
+            self.turn(usize::MAX, 16 * 1024);
+            if self.closed().is_some() {
+                return self.now - begun;
+            }
+            assert!(self.now - begun < within, "not closed within {within:?}");
+            self.advance(Duration::from_millis(10));
+        }
+    }
+
     /// Moves the clock on by `d`, reporting the socket's send queue when
     /// the session asks, then its deadlines.
     fn advance(&mut self, d: Duration) {
@@ -359,16 +373,9 @@ fn a_peer_that_stops_taking_bytes_is_cut_after_the_idle_timeout() {
         let mut rig = Rig::slice_of(Rig::config(1, 30), &data, raw);
         paced(&mut rig, 256 * 1024, 100 * 1024, 20, usize::MAX);
         assert_eq!(rig.closed(), None);
-        let stopped = rig.now;
         // The peer takes nothing more.
-        for _ in 0..200 {
-            rig.turn(usize::MAX, 16 * 1024);
-            if rig.closed().is_some() {
-                break;
-            }
-            rig.advance(Duration::from_millis(10));
-        }
-        let close = rig.closed().expect("never closed");
+        let after = rig.wait_close(Duration::from_secs(2));
+        let close = rig.closed().expect("closed");
         assert_eq!(
             close,
             Close {
@@ -376,7 +383,6 @@ fn a_peer_that_stops_taking_bytes_is_cut_after_the_idle_timeout() {
                 abort: true
             }
         );
-        let after = rig.now - stopped;
         assert!(
             after >= Duration::from_secs(1) && after <= Duration::from_millis(1260),
             "raw: {raw}: closed {after:?} after the peer stopped"
@@ -396,11 +402,7 @@ fn idle_is_what_the_peer_did_not_do() {
         rig.advance(Duration::from_millis(900));
         assert_eq!(rig.closed(), None);
     }
-    let quiet = rig.now;
-    while rig.closed().is_none() {
-        rig.advance(Duration::from_millis(10));
-        assert!(rig.now - quiet < Duration::from_secs(5));
-    }
+    let after = rig.wait_close(Duration::from_secs(5));
     assert_eq!(
         rig.closed(),
         Some(Close {
@@ -412,7 +414,6 @@ fn idle_is_what_the_peer_did_not_do() {
     // that found it taken was due after 250 ms but asked only when the
     // clock moved on, 900 ms after: dated one probe interval before that
     // (650 ms), the idle deadline is 1.65 s after the answer.
-    let after = rig.now - quiet;
     assert!(
         after >= Duration::from_millis(740) && after <= Duration::from_millis(760),
         "{after:?}"
@@ -695,10 +696,6 @@ fn a_late_probe_never_cuts_a_peer_that_was_taking_bytes() {
     rig.advance(Duration::from_millis(1500));
     assert_eq!(rig.closed(), None, "cut for the server's own lateness");
     // Then the peer stops: cut after the idle timeout, as ever.
-    let stopped = rig.now;
-    while rig.closed().is_none() {
-        rig.advance(Duration::from_millis(10));
-        assert!(rig.now - stopped < Duration::from_secs(3));
-    }
+    rig.wait_close(Duration::from_secs(3));
     assert_eq!(rig.closed().map(|c| c.reason), Some(Reason::Idle));
 }
