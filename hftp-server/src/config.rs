@@ -18,15 +18,20 @@ pub struct Config {
     pub max_request_bytes: usize,
     /// How long a shutdown lets responses in flight finish.
     pub shutdown_grace: Duration,
+    /// A file-system operation not done this long after a request asked
+    /// for it answers that request `199`.
+    pub fs_timeout: Duration,
 }
 
 impl Config {
     /// What each connection's session is held to.
     pub fn session(&self) -> SessionConfig {
-        SessionConfig::new(
+        let mut config = SessionConfig::new(
             self.idle_timeout,
             self.request_timeout,
             self.max_request_bytes,
-        )
+        );
+        config.fs_timeout = self.fs_timeout;
+        config
     }
 }

@@ -9,12 +9,14 @@
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
+use std::sync::Arc;
 use std::time::Instant;
 
 use mio::net::TcpStream;
 
-use crate::published::Published;
+use crate::file_service::{Reply, Route, Started};
 use crate::session::{Close, Session, SessionConfig, Transmit};
+use crate::shared::Shared;
 use crate::sys;
 use crate::timers::{Armed, Timers};
 
@@ -47,7 +49,7 @@ impl std::fmt::Display for Ended {
 pub struct Buffers {
     /// Socket reads land here.
     pub read: Box<[u8]>,
-    /// File reads of slices (and of raw slices without `sendfile`).
+    /// File reads made on the loop (from the page cache) land here.
     pub file: Box<[u8]>,
 }
 
@@ -56,7 +58,7 @@ pub struct Buffers {
 pub struct Conn {
     stream: TcpStream,
     peer: SocketAddr,
-    session: Session<File>,
+    session: Session<Arc<File>>,
     /// Generation number: tells this connection from a later one in the
     /// same slab slot (see [`crate::timers`]).
     pub id: u64,
@@ -103,7 +105,7 @@ impl Conn {
     }
 
     /// The session.
-    pub fn session(&self) -> &Session<File> {
+    pub fn session(&self) -> &Session<Arc<File>> {
         &self.session
     }
 
@@ -125,23 +127,26 @@ impl Conn {
         self.note_event(true, true, false);
     }
 
-    /// Gives the connection one turn: does what the socket's readiness and
-    /// the session allow, up to the session's turn budget. Returns why it
+    /// Gives the connection one turn: does what the socket's readiness,
+    /// the file system and the session allow, up to the session's turn
+    /// budget. `route` is where its file replies come back. Returns why it
     /// ended, if it did.
-    pub fn drive(&mut self, files: &Published, bufs: &mut Buffers, now: Instant) -> Option<Ended> {
+    pub fn drive(
+        &mut self,
+        shared: &Arc<Shared>,
+        route: Route,
+        bufs: &mut Buffers,
+        now: Instant,
+    ) -> Option<Ended> {
         self.session.begin_turn();
         loop {
             let mut moved = false;
             while self.writable {
-                let Some(transmit) = self.session.poll_transmit(now, files, &mut bufs.file) else {
+                let Some(transmit) = self.session.poll_transmit(now) else {
                     break;
                 };
                 let result = match transmit {
-                    Transmit::Bytes(bytes) => (&self.stream).write(bytes).map(|n| (n, false)),
-                    Transmit::File { file, offset, len } => {
-                        sys::send_file(&self.stream, file, offset, len, &mut bufs.file)
-                            .map(|n| (n, true))
-                    }
+                    Transmit::Bytes(bytes) => (&self.stream).write(bytes),
                     Transmit::ShutdownWrite => {
                         let _ = self.stream.shutdown(Shutdown::Write);
                         moved = true;
@@ -149,13 +154,21 @@ impl Conn {
                     }
                 };
                 match result {
-                    Ok((n, false)) => self.session.handle_written(n, now),
-                    Ok((n, true)) => self.session.handle_file_sent(n, now),
+                    Ok(n) => self.session.handle_written(n, now),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => return Some(Ended::Io(e)),
                 }
                 moved = true;
+            }
+            if let Some(request) = self.session.poll_file_request() {
+                let started = shared
+                    .files
+                    .start(request, route, now, &mut bufs.file, shared);
+                if let Started::Done(reply) = started {
+                    self.session.handle_file_reply(reply, now);
+                    moved = true;
+                }
             }
             if self.readable && self.session.wants_input() {
                 match (&self.stream).read(&mut bufs.read) {
@@ -165,7 +178,7 @@ impl Conn {
                         if n < bufs.read.len() && !self.read_closed {
                             self.readable = false;
                         }
-                        self.session.handle_input(&bufs.read[..n], now, files);
+                        self.session.handle_input(&bufs.read[..n], now);
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -180,6 +193,11 @@ impl Conn {
                 return None;
             }
         }
+    }
+
+    /// The reply to the session's file-system request came, at `now`.
+    pub fn handle_file_reply(&mut self, reply: Reply, now: Instant) {
+        reply.with(|reply| self.session.handle_file_reply(reply, now));
     }
 
     /// Whether the last turn ended on the session's budget, so that it

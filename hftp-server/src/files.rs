@@ -1,17 +1,27 @@
 //! What a [`Session`](crate::session::Session) needs of the served
-//! directory: the [`Files`] trait (list, size, open, read at an offset),
-//! the [`Lookup`] outcome of a name, and [`MemoryFiles`], an in-memory
-//! directory for tests and fuzzing.
+//! directory, and how it asks for it without doing any I/O itself.
 //!
-//! The server's own implementation is the published directory on disk;
-//! the session never touches a file system itself, so that it can be
-//! driven deterministically with a directory that exists only in memory.
+//! - [`FileRequest`] is what a session asks for (a listing, a size, an
+//!   open, a read) and [`FileReply`] what it is told back: the caller does
+//!   the file-system work wherever it likes (the server does it on a pool
+//!   of blocking threads, off its event loop) and may take its time; the
+//!   session waits, and gives up after its file-system deadline.
+//! - [`Files`] is a directory that can answer those requests synchronously
+//!   and [`perform`] answers one request from it; [`MemoryFiles`] is an
+//!   in-memory directory for tests and fuzzing.
+//! - [`Listing`] is a listing's encoded body, cheap to clone: the server
+//!   shares one snapshot between every connection that lists.
+//!
+//! The server's own directory is the published directory on disk
+//! ([`crate::published`]).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io;
 use std::rc::Rc;
 
+use bytes::Bytes;
+use hftp_proto::response::{encode_end, encode_item};
 use hftp_proto::FileName;
 
 /// Why a name does not give a file.
@@ -25,7 +35,113 @@ pub enum Lookup {
     Io(io::Error),
 }
 
-/// A served directory as a session sees it.
+/// What a session asks of the served directory (see
+/// [`Session::poll_file_request`](crate::session::Session::poll_file_request)).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum FileRequest<'a, F> {
+    /// The listing (`get_file_listing`): answer [`FileReply::Listing`].
+    List,
+    /// The size of a published file (`get_metadata`): answer
+    /// [`FileReply::Size`] or [`FileReply::NotFound`].
+    Size(FileName<'a>),
+    /// Open a published file for a slice: answer [`FileReply::Opened`] or
+    /// [`FileReply::NotFound`].
+    Open(FileName<'a>),
+    /// Read up to `len` bytes of an opened file from `offset`: answer
+    /// [`FileReply::Data`] (empty: the file ended there).
+    Read {
+        /// The file, as [`FileReply::Opened`] gave it.
+        file: &'a F,
+        /// Where to read.
+        offset: u64,
+        /// At most this many bytes (at least one).
+        len: usize,
+    },
+}
+
+/// The outcome of a [`FileRequest`] (see
+/// [`Session::handle_file_reply`](crate::session::Session::handle_file_reply)).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum FileReply<'a, F> {
+    /// The listing.
+    Listing(Listing),
+    /// The file's size.
+    Size(u64),
+    /// The opened file and its size.
+    Opened {
+        /// The open file, handed back in [`FileRequest::Read`].
+        file: F,
+        /// Its size when opened.
+        size: u64,
+    },
+    /// Bytes read: empty means the end of the file.
+    Data(&'a [u8]),
+    /// The name is not a published file.
+    NotFound,
+    /// The file system failed (answered `199`).
+    Failed(io::Error),
+}
+
+impl<F> From<Lookup> for FileReply<'_, F> {
+    fn from(lookup: Lookup) -> Self {
+        match lookup {
+            Lookup::NotFound => FileReply::NotFound,
+            Lookup::Io(e) => FileReply::Failed(e),
+        }
+    }
+}
+
+/// A listing's body as sent after `0 OK`: one line per name, then the
+/// empty line. Cloning it shares the bytes.
+///
+/// ```
+/// use hftp_server::files::Listing;
+///
+/// let listing = Listing::from_names(["a.txt", "b.txt"]);
+/// assert_eq!(listing.as_bytes(), b"a.txt\r\nb.txt\r\n\r\n");
+/// assert_eq!(listing.names(), 2);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    body: Bytes,
+    names: usize,
+}
+
+impl Listing {
+    /// The listing of `names`, in the order given (a listing is sorted
+    /// bytewise, HFTP.md §3: [`Files::list`] gives them so).
+    pub fn from_names<I>(names: I) -> Listing
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        let mut body = Vec::new();
+        let mut count = 0;
+        for name in names {
+            encode_item(name.as_ref(), &mut body);
+            count += 1;
+        }
+        encode_end(&mut body);
+        Listing {
+            body: body.into(),
+            names: count,
+        }
+    }
+
+    /// The bytes to send.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// How many names it lists.
+    pub fn names(&self) -> usize {
+        self.names
+    }
+}
+
+/// A served directory that answers synchronously.
 ///
 /// Names given here are always valid FILENAMEs (HFTP.md §2.2): no `/`,
 /// not `.` or `..`.
@@ -44,6 +160,55 @@ pub trait Files {
 
     /// Reads into `buf` from `offset`; `Ok(0)` is the end of the file.
     fn read_at(&self, file: &Self::File, buf: &mut [u8], offset: u64) -> io::Result<usize>;
+}
+
+/// Answers `request` from `files` at once, reading into `buf` (a read
+/// gets at most `buf.len()` bytes).
+///
+/// ```
+/// use hftp_server::files::{perform, FileReply, FileRequest, MemoryFiles};
+/// use hftp_proto::FileName;
+///
+/// let dir = MemoryFiles::new();
+/// dir.insert("notes.txt", b"hello".to_vec());
+/// let mut buf = [0; 16];
+/// let name = FileName::new("notes.txt").unwrap();
+/// let FileReply::Opened { file, size } = perform(&dir, FileRequest::Open(name), &mut buf) else {
+///     panic!("not opened")
+/// };
+/// assert_eq!(size, 5);
+/// let request = FileRequest::Read { file: &file, offset: 1, len: 3 };
+/// assert!(matches!(perform(&dir, request, &mut buf), FileReply::Data(b"ell")));
+/// ```
+pub fn perform<'b, D: Files>(
+    files: &D,
+    request: FileRequest<'_, D::File>,
+    buf: &'b mut [u8],
+) -> FileReply<'b, D::File> {
+    match request {
+        FileRequest::List => match files.list() {
+            Ok(names) => FileReply::Listing(Listing::from_names(names)),
+            Err(e) => FileReply::Failed(e),
+        },
+        FileRequest::Size(name) => match files.size(name) {
+            Ok(size) => FileReply::Size(size),
+            Err(lookup) => lookup.into(),
+        },
+        FileRequest::Open(name) => match files.open(name) {
+            Ok((file, size)) => FileReply::Opened { file, size },
+            Err(lookup) => lookup.into(),
+        },
+        FileRequest::Read { file, offset, len } => {
+            let want = len.min(buf.len());
+            loop {
+                match files.read_at(file, &mut buf[..want], offset) {
+                    Ok(n) => return FileReply::Data(&buf[..n.min(want)]),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return FileReply::Failed(e),
+                }
+            }
+        }
+    }
 }
 
 /// A directory held in memory, for tests and fuzzing.

@@ -3,15 +3,21 @@
 //! or in the background.
 //!
 //! Event-driven: one mio event loop per worker thread, non-blocking
-//! sockets. Each connection's protocol logic is a sans-IO [`session`]
-//! (bytes in, bytes and file ranges out, time passed in) that the event
-//! loop drives, so that it can be tested with a fake clock, a fake socket
-//! and an in-memory directory ([`files`]).
+//! sockets, and a pool of blocking threads for all file-system work, so
+//! that a slow or hung file system never stops a loop. Each connection's
+//! protocol logic is a sans-IO [`session`] (bytes in, bytes out,
+//! file-system requests out and their replies in, time passed in) that
+//! the event loop drives, so that it can be tested with a fake clock, a
+//! fake socket and an in-memory directory ([`files`]).
 //!
 //! Modules: `server` (the public handle), `config` (limits shared by the
 //! workers), [`session`] (one client's protocol state machine), `output`
-//! (its bounded send queue), [`files`] (what a session needs of a
-//! directory), `published` (the directory on disk and confinement),
+//! (its bounded send queue), [`files`] (what a session asks of a
+//! directory), `published` (the directory on disk), `listings` (the
+//! shared listing snapshot), `pool` (the file-system threads),
+//! `file_service` (a loop's side of file requests: answered at once, or
+//! on the pool, replies routed back), `budget` (connections and threads
+//! the open-files limit allows), `peers` (the per-address limit),
 //! `conn` (a socket and its session: the I/O a session asks for),
 //! `timers` (the sessions' deadlines), `worker` (the event loop),
 //! `shared` (what the workers share), `placement` (how many workers take
@@ -52,11 +58,13 @@
 //! ```
 //!
 //! The [`session`] alone, driven by hand with a directory in memory and
-//! the time passed in (what the event loop does for each connection):
+//! the time passed in (what the event loop does for each connection; the
+//! server does the file-system work on a pool of threads instead of with
+//! [`files::perform`] here):
 //!
 //! ```
 //! use std::time::{Duration, Instant};
-//! use hftp_server::files::MemoryFiles;
+//! use hftp_server::files::{perform, MemoryFiles};
 //! use hftp_server::session::{Session, SessionConfig, Transmit};
 //!
 //! let files = MemoryFiles::new();
@@ -67,14 +75,19 @@
 //!
 //! session.begin_turn();
 //! assert!(session.wants_input());
-//! session.handle_input(b"get_metadata notes.txt\r\n", now, &files);
-//! let Some(Transmit::Bytes(bytes)) = session.poll_transmit(now, &files, &mut scratch) else {
+//! session.handle_input(b"get_metadata notes.txt\r\n", now);
+//! // The answer needs the file's size: the session asks for it.
+//! assert!(session.poll_transmit(now).is_none());
+//! let request = session.poll_file_request().expect("a size is asked for");
+//! let reply = perform(&files, request, &mut scratch);
+//! session.handle_file_reply(reply, now);
+//! let Some(Transmit::Bytes(bytes)) = session.poll_transmit(now) else {
 //!     panic!("an answer is due");
 //! };
 //! assert_eq!(bytes, b"0 OK\r\n5\r\n");
 //! let n = bytes.len();
 //! session.handle_written(n, now);
-//! assert!(session.poll_transmit(now, &files, &mut scratch).is_none());
+//! assert!(session.poll_transmit(now).is_none());
 //!
 //! // A second on, when the session asks, the kernel says the peer took
 //! // it all (nothing unacknowledged): that was its last progress.
@@ -93,11 +106,16 @@
 #![warn(missing_docs)]
 
 mod balancer;
+mod budget;
 mod config;
 mod conn;
+mod file_service;
 pub mod files;
+mod listings;
 mod output;
+mod peers;
 mod placement;
+mod pool;
 mod published;
 mod server;
 pub mod session;
@@ -107,3 +125,11 @@ mod timers;
 mod worker;
 
 pub use server::{RunningServer, Server, ServerError, ServerOptions};
+
+/// Raises this process's soft open-files limit to its hard limit, and
+/// returns the limit now (`None`: unlimited). Each connection takes up to
+/// two descriptors; [`Server::bind`] caps the connection limit to what the
+/// limit allows, so call this first. The `hftp-server` command does.
+pub fn raise_open_files_limit() -> Option<u64> {
+    sys::limits::raise_open_files()
+}

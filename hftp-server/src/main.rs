@@ -1,8 +1,8 @@
 //! `hftp-server`: serves the regular files of one directory over HFTP.
 //!
-//! The command line over the `hftp_server` library: flags, logging,
-//! signals and the open-files limit live here; serving lives in the
-//! library (`src/lib.rs` lists its modules).
+//! The command line over the `hftp_server` library: flags, logging and
+//! signals live here; serving lives in the library (`src/lib.rs` lists
+//! its modules).
 
 #![warn(missing_docs)]
 
@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use clap::Parser;
 use hftp_server::{Server, ServerOptions};
-use tracing::warn;
 
 /// Serve the regular files of one directory over HFTP.
 #[derive(Debug, Parser)]
@@ -38,6 +37,17 @@ struct Args {
     /// A request line must be complete this long after its first byte.
     #[arg(long, default_value_t = 30.0, value_name = "SECS", value_parser = positive_secs)]
     request_timeout: f64,
+    /// A file-system operation (lookup, open, read, listing) not done in
+    /// this long answers its request 199; other clients are served
+    /// meanwhile.
+    #[arg(long, default_value_t = 10.0, value_name = "SECS", value_parser = positive_secs)]
+    fs_timeout: f64,
+    /// Most connections from one client address; past it, that address's
+    /// new connections are closed at once. Off by default (a classroom
+    /// behind one NAT shares an address); 100 is a sensible value for a
+    /// public server.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections_per_ip: Option<u64>,
     /// Hard limit on a request line, in bytes; longer lines get 101.
     #[arg(long, default_value_t = hftp_proto::RequestDecoder::DEFAULT_MAX_LINE, value_name = "N")]
     max_request_bytes: usize,
@@ -110,29 +120,9 @@ fn init_logging(args: &Args) {
         .init();
 }
 
-/// Raises the soft limit on open files to the hard limit: each connection
-/// takes a descriptor (a slice in flight one more). Warns when even the
-/// hard limit is below `--max-connections` (accepts then fail with EMFILE
-/// and are retried as descriptors free up).
-fn raise_fd_limit(max_connections: u64) {
-    use rustix::process::{getrlimit, setrlimit, Resource};
-    let mut limit = getrlimit(Resource::Nofile);
-    if limit.current < limit.maximum {
-        limit.current = limit.maximum;
-        if let Err(e) = setrlimit(Resource::Nofile, limit) {
-            warn!("cannot raise the open files limit: {e}");
-        }
-    }
-    let current = getrlimit(Resource::Nofile).current;
-    let needed = max_connections.saturating_add(64);
-    if let Some(have) = current.filter(|&have| have < needed) {
-        warn!(
-            "open files limit is {have}; --max-connections {max_connections} needs about {needed}"
-        );
-    }
-}
-
 fn run(args: Args) -> Result<(), String> {
+    // Before binding: the connection limit is budgeted from it.
+    hftp_server::raise_open_files_limit();
     let server = Server::bind(ServerOptions {
         address: SocketAddr::new(args.address, args.port),
         directory: args.directory,
@@ -141,10 +131,13 @@ fn run(args: Args) -> Result<(), String> {
         request_timeout: Duration::from_secs_f64(args.request_timeout),
         max_request_bytes: args.max_request_bytes,
         threads: args.threads.map_or(0, |n| n as usize),
+        fs_timeout: Duration::from_secs_f64(args.fs_timeout),
+        max_connections_per_ip: args
+            .max_connections_per_ip
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
         ..ServerOptions::default()
     })
     .map_err(|e| e.to_string())?;
-    raise_fd_limit(args.max_connections);
     let shutdown = server.shutdown_flag();
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&shutdown))

@@ -5,7 +5,7 @@
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -14,10 +14,18 @@ use mio::{Poll, Waker};
 use thiserror::Error;
 use tracing::{error, info};
 
+use crate::budget;
 use crate::config::Config;
+use crate::file_service::FileService;
+use crate::peers::Peers;
+use crate::pool::Pool;
 use crate::published::Published;
 use crate::shared::{Shared, WorkerShare};
+use crate::sys;
 use crate::worker;
+
+/// File-system threads kept once started.
+const MIN_FS_THREADS: usize = 2;
 
 /// Everything a server can be told: where to listen, what to serve, and
 /// the limits every connection is held to.
@@ -39,6 +47,15 @@ pub struct ServerOptions {
     pub threads: usize,
     /// How long a shutdown lets responses in flight finish.
     pub shutdown_grace: Duration,
+    /// A file-system operation (lookup, open, read, listing) not done this
+    /// long after a request asked for it answers that request `199`; every
+    /// other client is served meanwhile.
+    pub fs_timeout: Duration,
+    /// Most connections from one client address; past it, that address's
+    /// new connections are closed at once (`None`: no limit).
+    pub max_connections_per_ip: Option<usize>,
+    /// Most file-system threads (they start as needed).
+    pub fs_threads: usize,
 }
 
 impl Default for ServerOptions {
@@ -54,6 +71,9 @@ impl Default for ServerOptions {
             max_request_bytes: hftp_proto::RequestDecoder::DEFAULT_MAX_LINE,
             threads: 0,
             shutdown_grace: Duration::from_secs(5),
+            fs_timeout: Duration::from_secs(10),
+            max_connections_per_ip: None,
+            fs_threads: 64,
         }
     }
 }
@@ -125,6 +145,14 @@ impl Server {
             .map(|poll| Waker::new(poll.registry(), worker::WAKE))
             .collect::<io::Result<Vec<_>>>()
             .map_err(ServerError::Worker)?;
+        let open_files = sys::limits::open_files();
+        let budget = budget::plan(
+            open_files,
+            options.max_connections,
+            options.fs_threads,
+            threads,
+        );
+        let pool = Pool::new(MIN_FS_THREADS, budget.fs_threads);
         let shared = Arc::new(Shared {
             root: published.root().to_owned(),
             config: Config {
@@ -133,7 +161,12 @@ impl Server {
                 request_timeout: options.request_timeout,
                 max_request_bytes: options.max_request_bytes,
                 shutdown_grace: options.shutdown_grace,
+                fs_timeout: options.fs_timeout,
             },
+            files: FileService::new(published, pool, options.fs_timeout),
+            peers: Peers::new(options.max_connections_per_ip),
+            connection_limit: AtomicUsize::new(budget.connections),
+            open_files: AtomicU64::new(open_files.unwrap_or(u64::MAX)),
             active: AtomicUsize::new(0),
             active_workers: AtomicUsize::new(threads),
             forced_workers: AtomicUsize::new(0),
@@ -172,11 +205,27 @@ impl Server {
         Arc::clone(&self.shared.shutdown)
     }
 
+    /// Connections served at once: `max_connections`, or fewer if the
+    /// open-files limit does not allow that many (see the log).
+    pub fn connection_limit(&self) -> usize {
+        self.shared.connection_limit.load(Ordering::Relaxed)
+    }
+
     /// Serves on this thread until the shutdown flag is set.
     pub fn run(self) -> Result<(), ServerError> {
+        let limit = self.connection_limit();
+        let wanted = self.shared.config.max_connections;
         info!(
-            "{} worker threads, at most {} connections",
-            self.threads, self.shared.config.max_connections
+            "{} worker threads, at most {limit} connections, up to {} file-system threads{}",
+            self.threads,
+            self.shared.files.pool().max_threads(),
+            match self.shared.open_files.load(Ordering::Relaxed) {
+                n if limit < wanted => format!(
+                    " (the open files limit, {n}, allows {limit} of the {wanted} asked for, \
+                     keeping descriptors for file opens; more clients wait in the backlog)"
+                ),
+                _ => String::new(),
+            }
         );
         let Server {
             listener,

@@ -8,23 +8,32 @@
 //! - [`Session::wants_input`], then [`Session::handle_input`] with bytes
 //!   read, or [`Session::handle_eof`] when the peer stopped sending;
 //! - [`Session::poll_transmit`] for the next thing to put on the socket
-//!   ([`Transmit`]: bytes, a raw range of a file, or shutting the write
-//!   side), then [`Session::handle_written`] /
-//!   [`Session::handle_file_sent`] with how much the socket took;
+//!   ([`Transmit`]: bytes, or shutting the write side), then
+//!   [`Session::handle_written`] with how much the socket took;
+//! - [`Session::poll_file_request`] for the file-system work a request
+//!   needs ([`FileRequest`]: a listing, a size, an open, a read), done
+//!   wherever and whenever the caller likes, then
+//!   [`Session::handle_file_reply`] with its outcome;
 //! - [`Session::poll_timeout`] for when to call [`Session::handle_timeout`],
 //!   and [`Session::wants_send_queue`] / [`Session::handle_send_queue`] to
 //!   learn whether the peer acknowledged what was written;
 //! - [`Session::poll_close`] for whether, and how, to close.
 //!
-//! Files are reached through [`Files`], which the server implements with
-//! the published directory and tests with [`MemoryFiles`](crate::files::MemoryFiles).
+//! The session never touches a file system: the server answers its
+//! requests on a pool of blocking threads, tests and fuzzing with
+//! [`perform`](crate::files::perform) over
+//! [`MemoryFiles`](crate::files::MemoryFiles). At most one request is out
+//! at a time (answers go strictly in order), and one not answered within
+//! [`SessionConfig::fs_timeout`] is answered `199` for the client, so that
+//! a hung file system costs the clients that touch it, no one else.
 //!
 //! The promises of HFTP.md §4 live here: answers strictly in order, at
 //! most [`MAX_QUEUED`] bytes queued whatever the socket accepts, a bounded
 //! amount of work per turn ([`Session::begin_turn`]) so that one client
 //! cannot hold a worker, an idle timeout that counts only what the peer
-//! did (bytes received, or bytes of ours it acknowledged), a deadline for
-//! each request line, a lingering close after fatal errors and `quit`,
+//! did (bytes received, or bytes of ours it acknowledged; time spent
+//! waiting for the file system is not the peer's), a deadline for each
+//! request line, a lingering close after fatal errors and `quit`,
 //! and an abortive close (reset) when a slice can never be completed.
 //!
 //! An example that drives one session by hand is in the crate's docs.
@@ -32,22 +41,20 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use hftp_proto::response::{
-    encode_end, encode_item, encode_raw_header, encode_size, encode_status,
-};
+use hftp_proto::response::{encode_raw_header, encode_size, encode_status};
 use hftp_proto::{Request, RequestDecoder, Response, SliceEncoder, Status};
 
-use crate::files::{Files, Lookup};
+use crate::files::{FileReply, FileRequest, Listing};
 use crate::output::Output;
 pub use crate::output::{HIGH_WATER, MAX_QUEUED};
+use hftp_proto::FileName;
 
-/// File bytes read per step of a base64 slice: a multiple of 3, so that
-/// every chunk is whole base64 groups. The `scratch` buffer given to
-/// [`Session::poll_transmit`] must hold at least this much.
+/// The most file bytes one [`FileRequest::Read`] asks for: a multiple of
+/// 3, so that every chunk of a base64 slice is whole base64 groups.
 pub const FILE_CHUNK: usize = 96 * 1024;
 
-/// The most a raw slice asks the caller to send in one [`Transmit::File`].
-pub const RAW_CHUNK: usize = 1024 * 1024;
+/// The most of a shared listing handed out in one [`Transmit::Bytes`].
+const LISTING_CHUNK: usize = 256 * 1024;
 
 /// Work one turn may do: bytes handed to the socket, and
 /// [`REQUEST_COST`] for each request answered. Past it, the session
@@ -60,11 +67,6 @@ pub const TURN_BUDGET: usize = 1024 * 1024;
 /// What answering one request counts against [`TURN_BUDGET`]: a turn
 /// answers at most 1,024 requests.
 pub const REQUEST_COST: usize = 1024;
-
-/// What each name of a listing counts against [`TURN_BUDGET`], beyond its
-/// bytes: a listing costs work in proportion to the directory (reading and
-/// sorting it), not to the request's few bytes.
-pub const LISTING_NAME_COST: usize = 64;
 
 /// The most often the send queue is asked about while bytes of ours may be
 /// unacknowledged (see [`Session::wants_send_queue`]).
@@ -83,6 +85,10 @@ pub struct SessionConfig {
     pub max_request_bytes: usize,
     /// How long a lingering close waits for the peer to stop sending.
     pub linger: Duration,
+    /// A [`FileRequest`] not answered this long after it was made is given
+    /// up: the request is answered `199` (or, in the middle of a slice,
+    /// the connection is reset).
+    pub fs_timeout: Duration,
 }
 
 impl Default for SessionConfig {
@@ -93,6 +99,7 @@ impl Default for SessionConfig {
             request_timeout: Duration::from_secs(30),
             max_request_bytes: RequestDecoder::DEFAULT_MAX_LINE,
             linger: Duration::from_secs(2),
+            fs_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -123,20 +130,10 @@ impl SessionConfig {
 
 /// What the caller must put on the socket next.
 #[derive(Debug)]
-pub enum Transmit<'a, F> {
+pub enum Transmit<'a> {
     /// Write these bytes, then call [`Session::handle_written`] with how
     /// many the socket took.
     Bytes(&'a [u8]),
-    /// Send `len` bytes of `file` from `offset` (a raw slice; `sendfile`
-    /// where the OS has it), then call [`Session::handle_file_sent`].
-    File {
-        /// The open file.
-        file: &'a F,
-        /// Where in the file.
-        offset: u64,
-        /// How many bytes, at most.
-        len: usize,
-    },
     /// Shut down the write side of the socket (the peer sees the end of
     /// the stream), then keep reading and handing the bytes in until the
     /// peer closes: a lingering close (HFTP.md §2).
@@ -159,6 +156,9 @@ pub enum Reason {
     RequestTimeout,
     /// A file shrank while a slice of it was being sent.
     FileShrank,
+    /// The file system did not answer within the file-system deadline
+    /// (after `199`, or in the middle of a slice).
+    FileSystemTimeout,
     /// The server is shutting down.
     Shutdown,
 }
@@ -172,6 +172,7 @@ impl fmt::Display for Reason {
             Reason::Idle => f.write_str("idle timeout"),
             Reason::RequestTimeout => f.write_str("request line not completed in time"),
             Reason::FileShrank => f.write_str("file shrank while a slice of it was being sent"),
+            Reason::FileSystemTimeout => f.write_str("the file system did not answer in time"),
             Reason::Shutdown => f.write_str("server shutting down"),
         }
     }
@@ -211,18 +212,44 @@ enum Job<F> {
         offset: u64,
         encoder: SliceEncoder,
     },
-    /// A raw slice: sent by the caller straight from the file.
+    /// A raw slice: the file, where to read next, and how much remains.
     Raw {
         file: F,
         offset: u64,
         remaining: u64,
     },
-    /// A listing, streamed a few names at a time.
-    Listing { names: Vec<String>, next: usize },
+    /// A listing, handed to the socket straight from its (shared) body.
+    Listing { body: Listing, sent: usize },
 }
 
-/// One client connection's protocol state. `F` is the open-file type of
-/// the [`Files`] it is served from.
+/// A file-system request made and not answered yet.
+#[derive(Debug)]
+struct Asked {
+    what: Wanted,
+    /// When it was made: the file-system deadline runs from here.
+    at: Instant,
+    /// Whether the caller took it ([`Session::poll_file_request`]).
+    polled: bool,
+}
+
+#[derive(Debug)]
+enum Wanted {
+    List,
+    Size(String),
+    Open {
+        name: String,
+        offset: u64,
+        size: u64,
+        raw: bool,
+    },
+    /// The next chunk of the slice in flight.
+    Read {
+        len: usize,
+    },
+}
+
+/// One client connection's protocol state. `F` is the open-file type the
+/// caller hands back in [`FileReply::Opened`].
 #[derive(Debug)]
 pub struct Session<F> {
     config: SessionConfig,
@@ -231,11 +258,15 @@ pub struct Session<F> {
     pending: Vec<u8>,
     out: Output,
     job: Option<Job<F>>,
+    asked: Option<Asked>,
     state: State,
     peer_eof: bool,
     shutting_down: bool,
     /// When the peer last did something: sent a byte, or acknowledged one.
     last_progress: Instant,
+    /// When the file system last answered: the idle timeout does not run
+    /// while the session waits for it, and starts again from its answer.
+    fs_answered: Instant,
     line_started: Option<Instant>,
     /// Bytes handed to the socket so far.
     written: u64,
@@ -256,10 +287,12 @@ impl<F> Session<F> {
             pending: Vec::new(),
             out: Output::default(),
             job: None,
+            asked: None,
             state: State::Open,
             peer_eof: false,
             shutting_down: false,
             last_progress: now,
+            fs_answered: now,
             line_started: None,
             written: 0,
             acked: 0,
@@ -286,7 +319,8 @@ impl<F> Session<F> {
     }
 
     /// Bytes queued, waiting for the socket (never more than
-    /// [`MAX_QUEUED`]).
+    /// [`MAX_QUEUED`]; a listing is sent from its shared body and not
+    /// counted).
     pub fn queued(&self) -> usize {
         self.out.len()
     }
@@ -296,22 +330,33 @@ impl<F> Session<F> {
         self.out.capacity()
     }
 
+    /// Whether a [`FileRequest`] is out, not answered yet.
+    pub fn waits_for_files(&self) -> bool {
+        self.asked.is_some()
+    }
+
     /// Whether the session would take input now. While it would not (its
-    /// answers are waiting for the socket, or it still holds unanswered
-    /// input), the caller stops reading, which holds the client back.
+    /// answers are waiting for the socket or the file system, or it still
+    /// holds unanswered input), the caller stops reading, which holds the
+    /// client back.
     pub fn wants_input(&self) -> bool {
         if self.budget == 0 {
             return false;
         }
         match self.state {
-            State::Open => !self.peer_eof && !self.shutting_down && self.pending.is_empty(),
+            State::Open => {
+                !self.peer_eof
+                    && !self.shutting_down
+                    && self.pending.is_empty()
+                    && self.asked.is_none()
+            }
             State::Lingering { .. } => true,
             State::Draining { .. } | State::Closed(_) => false,
         }
     }
 
     /// Bytes read from the peer at `now`.
-    pub fn handle_input<D: Files<File = F>>(&mut self, data: &[u8], now: Instant, files: &D) {
+    pub fn handle_input(&mut self, data: &[u8], now: Instant) {
         if data.is_empty() {
             return;
         }
@@ -324,13 +369,13 @@ impl<F> Session<F> {
             return;
         }
         if self.pending.is_empty() {
-            let used = self.answer(data, files);
+            let used = self.answer(data, now);
             if used < data.len() && matches!(self.state, State::Open) {
                 self.pending.extend_from_slice(&data[used..]);
             }
         } else {
             self.pending.extend_from_slice(data);
-            self.answer_pending(files);
+            self.answer_pending(now);
         }
         // Charged after answering, so that a line this read completes is
         // answered in this turn; one long line streamed in still gets a
@@ -359,28 +404,30 @@ impl<F> Session<F> {
     }
 
     /// What to put on the socket next, if anything; `None` when the
-    /// session waits for input, for the next turn, or is closed. Produces
-    /// the next part of a response (reading files through `files`, with
-    /// `scratch`, at least [`FILE_CHUNK`] bytes, as the read buffer) when
-    /// the queue has room.
-    pub fn poll_transmit<'s, D: Files<File = F>>(
-        &'s mut self,
-        now: Instant,
-        files: &D,
-        scratch: &mut [u8],
-    ) -> Option<Transmit<'s, F>> {
+    /// session waits for input, for the file system, for the next turn,
+    /// or is closed. Produces the next part of a response when the queue
+    /// has room.
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit<'_>> {
         if matches!(self.state, State::Closed(_)) {
             return None;
         }
-        while self.budget > 0 && !self.out.is_full() && self.produce(now, files, scratch) {}
+        while self.budget > 0 && !self.out.is_full() && self.produce(now) {}
         if !self.out.is_empty() {
             return Some(Transmit::Bytes(self.out.unsent()));
         }
         if self.budget == 0 {
             return None;
         }
+        if matches!(self.job, Some(Job::Listing { .. })) {
+            let Some(Job::Listing { body, sent }) = &self.job else {
+                unreachable!("matched above")
+            };
+            let rest = &body.as_bytes()[*sent..];
+            let len = rest.len().min(LISTING_CHUNK).min(self.budget);
+            return Some(Transmit::Bytes(&rest[..len]));
+        }
         if let State::Draining { reason } = self.state {
-            if self.job.is_none() {
+            if self.job.is_none() && self.asked.is_none() {
                 if self.peer_eof {
                     // Everything the peer sent was read: nothing is left
                     // for a close to reset, so no need to linger.
@@ -394,25 +441,19 @@ impl<F> Session<F> {
                 return Some(Transmit::ShutdownWrite);
             }
         }
-        if let Some(Job::Raw {
-            file,
-            offset,
-            remaining,
-        }) = &self.job
-        {
-            let len = (*remaining).min(RAW_CHUNK.min(self.budget) as u64) as usize;
-            return Some(Transmit::File {
-                file,
-                offset: *offset,
-                len,
-            });
-        }
         None
     }
 
     /// The socket took `n` bytes of the last [`Transmit::Bytes`] at `now`.
     pub fn handle_written(&mut self, n: usize, now: Instant) {
-        self.out.consume(n);
+        if !self.out.is_empty() {
+            self.out.consume(n);
+        } else if let Some(Job::Listing { body, sent }) = &mut self.job {
+            *sent += n;
+            if *sent >= body.as_bytes().len() {
+                self.job = None;
+            }
+        }
         self.note_written(n, now);
         if self.job.is_none() {
             self.out.release();
@@ -420,28 +461,96 @@ impl<F> Session<F> {
         self.settle();
     }
 
-    /// The socket took `n` bytes of the last [`Transmit::File`] at `now`.
-    /// `0` means the file ended before the range: it shrank, and the
-    /// slice can never be completed.
-    pub fn handle_file_sent(&mut self, n: usize, now: Instant) {
-        let Some(Job::Raw {
-            offset, remaining, ..
-        }) = &mut self.job
-        else {
+    /// The file-system work to do next, if any: do it (the session does
+    /// not mind how long it takes, up to [`SessionConfig::fs_timeout`]),
+    /// then call [`Session::handle_file_reply`] with the outcome. Each
+    /// request is handed out once; no other is made until it is answered.
+    pub fn poll_file_request(&mut self) -> Option<FileRequest<'_, F>> {
+        let asked = self.asked.as_mut().filter(|a| !a.polled)?;
+        asked.polled = true;
+        Some(match &asked.what {
+            Wanted::List => FileRequest::List,
+            // Names were checked when the request was decoded.
+            Wanted::Size(name) => FileRequest::Size(FileName::new(name).ok()?),
+            Wanted::Open { name, .. } => FileRequest::Open(FileName::new(name).ok()?),
+            Wanted::Read { len } => match &self.job {
+                Some(Job::Base64 { file, offset, .. } | Job::Raw { file, offset, .. }) => {
+                    FileRequest::Read {
+                        file,
+                        offset: *offset,
+                        len: *len,
+                    }
+                }
+                _ => return None,
+            },
+        })
+    }
+
+    /// The outcome of the last [`FileRequest`], at `now`. A reply that
+    /// comes after the session gave up on it (or closed) is ignored.
+    pub fn handle_file_reply(&mut self, reply: FileReply<'_, F>, now: Instant) {
+        let Some(asked) = self.asked.take_if(|a| a.polled) else {
             return;
         };
-        if n == 0 {
-            self.close(Reason::FileShrank, true);
-            return;
+        self.fs_answered = now;
+        let out = self.out.append();
+        match (asked.what, reply) {
+            (Wanted::Read { len }, reply) => self.handle_read(len, reply),
+            (Wanted::List, FileReply::Listing(body)) => {
+                encode_status(Status::Ok, out);
+                self.job = Some(Job::Listing { body, sent: 0 });
+            }
+            (Wanted::Size(_), FileReply::Size(size)) => {
+                encode_status(Status::Ok, out);
+                encode_size(size, out);
+            }
+            (
+                Wanted::Open {
+                    offset, size, raw, ..
+                },
+                FileReply::Opened {
+                    file,
+                    size: file_size,
+                },
+            ) => {
+                // As `hftp_proto::Slice::fits`: no overflow.
+                if u128::from(offset) + u128::from(size) > u128::from(file_size) {
+                    encode_status(Status::OffsetExceedsFileSize, out);
+                } else if raw {
+                    encode_status(Status::Ok, out);
+                    encode_raw_header(size, out);
+                    if size > 0 {
+                        self.job = Some(Job::Raw {
+                            file,
+                            offset,
+                            remaining: size,
+                        });
+                    }
+                } else {
+                    encode_status(Status::Ok, out);
+                    self.job = Some(Job::Base64 {
+                        file,
+                        offset,
+                        encoder: SliceEncoder::new(size),
+                    });
+                }
+            }
+            (Wanted::Size(_) | Wanted::Open { .. }, FileReply::NotFound) => {
+                encode_status(Status::FileNotFound, out);
+            }
+            (_, reply) => {
+                match reply {
+                    FileReply::Failed(e) => {
+                        tracing::warn!("I/O error while serving a request: {e}")
+                    }
+                    _ => tracing::error!("a file reply that does not answer the request"),
+                }
+                encode_status(Status::InternalServerError, out);
+                self.state = State::Draining {
+                    reason: Reason::Fatal(Status::InternalServerError),
+                };
+            }
         }
-        let n64 = (n as u64).min(*remaining);
-        *offset += n64;
-        *remaining -= n64;
-        if *remaining == 0 {
-            self.job = None;
-            self.out.release();
-        }
-        self.note_written(n, now);
         self.settle();
     }
 
@@ -451,12 +560,16 @@ impl<F> Session<F> {
             State::Closed(_) => None,
             State::Lingering { until, .. } => Some(until),
             State::Open | State::Draining { .. } => {
-                let idle = self.last_progress + self.config.idle_timeout;
-                let request = self.request_deadline();
-                [Some(idle), request, self.probe_at]
-                    .into_iter()
-                    .flatten()
-                    .min()
+                let fs = self.asked.as_ref().map(|a| a.at + self.config.fs_timeout);
+                [
+                    self.idle_deadline(),
+                    self.request_deadline(),
+                    self.probe_at,
+                    fs,
+                ]
+                .into_iter()
+                .flatten()
+                .min()
             }
         }
     }
@@ -469,7 +582,7 @@ impl<F> Session<F> {
         self.written > self.acked
             && !matches!(self.state, State::Closed(_) | State::Lingering { .. })
             && (self.probe_at.is_some_and(|t| t <= now)
-                || self.last_progress + self.config.idle_timeout <= now)
+                || self.idle_deadline().is_some_and(|t| t <= now))
     }
 
     /// The socket's send queue holds `unacked` bytes that the peer has not
@@ -499,7 +612,8 @@ impl<F> Session<F> {
         self.probe_at = (self.written > self.acked).then(|| now + self.config.probe_interval());
     }
 
-    /// Closes the session if one of its deadlines passed by `now`.
+    /// Handles the deadlines that passed by `now`: the file system's, the
+    /// request line's, the idle timeout, a probe that was not made.
     pub fn handle_timeout(&mut self, now: Instant) {
         match self.state {
             State::Closed(_) => return,
@@ -511,9 +625,15 @@ impl<F> Session<F> {
             }
             State::Open | State::Draining { .. } => {}
         }
-        if self.request_deadline().is_some_and(|t| now >= t) {
+        if self
+            .asked
+            .as_ref()
+            .is_some_and(|a| now >= a.at + self.config.fs_timeout)
+        {
+            self.give_up_on_files();
+        } else if self.request_deadline().is_some_and(|t| now >= t) {
             self.close(Reason::RequestTimeout, false);
-        } else if now >= self.last_progress + self.config.idle_timeout {
+        } else if self.idle_deadline().is_some_and(|t| now >= t) {
             // Whatever is queued or in flight will never be taken.
             let abort = self.written > self.acked || !self.out.is_empty() || self.job.is_some();
             self.close(Reason::Idle, abort);
@@ -536,9 +656,87 @@ impl<F> Session<F> {
         if !matches!(self.state, State::Closed(_)) {
             self.state = State::Closed(Close { reason, abort });
             self.job = None;
+            self.asked = None;
             self.pending = Vec::new();
             self.out = Output::default();
         }
+    }
+
+    /// The file system did not answer in time: the request is answered
+    /// `199`, or, in the middle of a slice (its status sent already), the
+    /// connection is reset. A reply that comes later is ignored.
+    fn give_up_on_files(&mut self) {
+        let Some(asked) = self.asked.take() else {
+            return;
+        };
+        tracing::warn!(
+            "the file system did not answer within {:?}; answering 199",
+            self.config.fs_timeout
+        );
+        if matches!(asked.what, Wanted::Read { .. }) {
+            self.close(Reason::FileSystemTimeout, true);
+        } else {
+            encode_status(Status::InternalServerError, self.out.append());
+            self.state = State::Draining {
+                reason: Reason::FileSystemTimeout,
+            };
+        }
+    }
+
+    /// The next chunk of the slice in flight came back.
+    fn handle_read(&mut self, len: usize, reply: FileReply<'_, F>) {
+        let data = match reply {
+            FileReply::Data(data) if !data.is_empty() => &data[..data.len().min(len)],
+            FileReply::Data(_) => return self.close(Reason::FileShrank, true),
+            other => {
+                if let FileReply::Failed(e) = other {
+                    tracing::warn!("I/O error in the middle of a slice: {e}");
+                }
+                // The status line is gone already: the slice can only be
+                // cut short.
+                return self.close(Reason::Fatal(Status::InternalServerError), true);
+            }
+        };
+        let out = self.out.append();
+        match &mut self.job {
+            Some(Job::Base64 {
+                offset, encoder, ..
+            }) => {
+                *offset += data.len() as u64;
+                encoder
+                    .encode(data, out)
+                    .expect("never more than the slice");
+            }
+            Some(Job::Raw {
+                offset, remaining, ..
+            }) => {
+                *offset += data.len() as u64;
+                *remaining -= data.len() as u64;
+                out.extend_from_slice(data);
+                if *remaining == 0 {
+                    self.job = None;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Makes a file-system request at `now`.
+    fn ask(&mut self, what: Wanted, now: Instant) {
+        self.asked = Some(Asked {
+            what,
+            at: now,
+            polled: false,
+        });
+    }
+
+    /// When the idle timeout ends: not while the session waits for the
+    /// file system (the peer waits too), and counted from its answer.
+    fn idle_deadline(&self) -> Option<Instant> {
+        if self.asked.is_some() {
+            return None;
+        }
+        Some(self.last_progress.max(self.fs_answered) + self.config.idle_timeout)
     }
 
     /// When the request line being read must be complete: only while
@@ -571,7 +769,7 @@ impl<F> Session<F> {
     /// The state changes that need no I/O: closing once nothing is left to
     /// send after the peer's end, or at a shutdown.
     fn settle(&mut self) {
-        let idle_output = self.out.is_empty() && self.job.is_none();
+        let idle_output = self.out.is_empty() && self.job.is_none() && self.asked.is_none();
         match self.state {
             State::Open if idle_output && self.shutting_down => self.close(Reason::Shutdown, false),
             State::Open if idle_output && self.peer_eof && self.pending.is_empty() => {
@@ -582,73 +780,42 @@ impl<F> Session<F> {
     }
 
     /// Produces the next part of the response in flight into the queue,
-    /// or answers held input; returns whether anything changed.
-    fn produce<D: Files<File = F>>(&mut self, now: Instant, files: &D, scratch: &mut [u8]) -> bool {
-        match &mut self.job {
-            Some(Job::Raw { .. }) => false,
-            Some(Job::Base64 {
-                file,
-                offset,
-                encoder,
-            }) => {
-                let remaining = encoder.remaining();
-                if remaining == 0 {
-                    let Some(Job::Base64 { encoder, .. }) = self.job.take() else {
-                        unreachable!("matched above")
-                    };
-                    encoder
-                        .finish(self.out.append())
-                        .expect("the whole slice was encoded");
-                    return true;
-                }
-                let want = remaining.min(FILE_CHUNK.min(scratch.len()) as u64) as usize;
-                match files.read_at(file, &mut scratch[..want], *offset) {
-                    Ok(0) => self.close(Reason::FileShrank, true),
-                    Ok(n) => {
-                        let n = n.min(want);
-                        *offset += n as u64;
-                        encoder
-                            .encode(&scratch[..n], self.out.append())
-                            .expect("never more than the slice");
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        // The status line is gone already: the slice can
-                        // only be cut short.
-                        tracing::warn!("I/O error in the middle of a slice: {e}");
-                        self.close(Reason::Fatal(Status::InternalServerError), true);
-                    }
-                }
-                true
-            }
-            Some(Job::Listing { names, next }) => {
-                let out = self.out.append();
-                while *next < names.len() && out.len() < HIGH_WATER {
-                    encode_item(&names[*next], out);
-                    *next += 1;
-                }
-                if *next == names.len() {
-                    encode_end(out);
-                    self.job = None;
-                }
-                self.budget = self.budget.saturating_sub(REQUEST_COST);
-                true
-            }
+    /// asks for the file bytes it needs, or answers held input; returns
+    /// whether anything was produced.
+    fn produce(&mut self, now: Instant) -> bool {
+        if self.asked.is_some() {
+            return false;
+        }
+        let remaining = match &self.job {
+            Some(Job::Listing { .. }) => return false,
+            Some(Job::Base64 { encoder, .. }) => encoder.remaining(),
+            Some(Job::Raw { remaining, .. }) => *remaining,
             None if !self.pending.is_empty() && matches!(self.state, State::Open) => {
                 let before = self.pending.len();
-                self.answer_pending(files);
+                self.answer_pending(now);
                 self.note_line(now);
                 self.settle();
-                self.pending.len() != before
+                return self.pending.len() != before;
             }
-            None => false,
+            None => return false,
+        };
+        if remaining > 0 {
+            let len = remaining.min(FILE_CHUNK as u64) as usize;
+            self.ask(Wanted::Read { len }, now);
+            return false;
         }
+        if let Some(Job::Base64 { encoder, .. }) = self.job.take() {
+            encoder
+                .finish(self.out.append())
+                .expect("the whole slice was encoded");
+        }
+        true
     }
 
     /// Answers what [`Session::pending`] holds, as far as the queue allows.
-    fn answer_pending<D: Files<File = F>>(&mut self, files: &D) {
+    fn answer_pending(&mut self, now: Instant) {
         let pending = std::mem::take(&mut self.pending);
-        let used = self.answer(&pending, files);
+        let used = self.answer(&pending, now);
         if used < pending.len() && matches!(self.state, State::Open) {
             self.pending = pending;
             self.pending.drain(..used);
@@ -656,13 +823,16 @@ impl<F> Session<F> {
     }
 
     /// Decodes requests from `input` and answers them while the session
-    /// can take more; returns how many bytes were used.
-    fn answer<D: Files<File = F>>(&mut self, input: &[u8], files: &D) -> usize {
+    /// can take more; returns how many bytes were used. A request that
+    /// needs the file system makes a [`FileRequest`] and stops the loop
+    /// until it is answered.
+    fn answer(&mut self, input: &[u8], now: Instant) -> usize {
         let mut used = 0;
         while used < input.len()
             && matches!(self.state, State::Open)
             && !self.shutting_down
             && self.job.is_none()
+            && self.asked.is_none()
             && !self.out.is_full()
             && self.budget > 0
         {
@@ -673,22 +843,15 @@ impl<F> Session<F> {
             // bytes began is timed from now (see `note_line`).
             self.line_started = None;
             self.budget = self.budget.saturating_sub(REQUEST_COST);
-            let out = self.out.append();
             match item {
                 Ok(request) => {
                     tracing::debug!("Request: {request}");
-                    answer_request(
-                        request,
-                        files,
-                        out,
-                        &mut self.job,
-                        &mut self.state,
-                        &mut self.budget,
-                    );
+                    let answer = Answer::to(request);
+                    self.answer_request(answer, now);
                 }
                 Err(err) => {
                     tracing::debug!("Bad request ({}): {err}", err.status().code());
-                    encode_status(err.status(), out);
+                    encode_status(err.status(), self.out.append());
                     if err.is_fatal() {
                         self.state = State::Draining {
                             reason: Reason::Fatal(err.status()),
@@ -703,73 +866,44 @@ impl<F> Session<F> {
         }
         used
     }
+
+    /// Answers one well-formed request, or asks the file system for what
+    /// its answer needs.
+    fn answer_request(&mut self, answer: Answer, now: Instant) {
+        match answer {
+            Answer::Ask(what) => self.ask(what, now),
+            Answer::Help => Response::Help.encode(self.out.append()),
+            Answer::Quit => {
+                encode_status(Status::Ok, self.out.append());
+                self.state = State::Draining {
+                    reason: Reason::Quit,
+                };
+            }
+        }
+    }
 }
 
-/// Answers one well-formed request into `out`; a slice or listing becomes
-/// the `job` in flight. A listing is charged to the turn's `budget` by
-/// its names.
-fn answer_request<D: Files>(
-    request: Request<'_>,
-    files: &D,
-    out: &mut Vec<u8>,
-    job: &mut Option<Job<D::File>>,
-    state: &mut State,
-    budget: &mut usize,
-) {
-    let mut internal_error = |e: std::io::Error, out: &mut Vec<u8>| {
-        tracing::warn!("I/O error while serving a request: {e}");
-        encode_status(Status::InternalServerError, out);
-        *state = State::Draining {
-            reason: Reason::Fatal(Status::InternalServerError),
-        };
-    };
-    match request {
-        Request::GetFileListing => match files.list() {
-            Ok(names) => {
-                encode_status(Status::Ok, out);
-                *budget = budget.saturating_sub(names.len().saturating_mul(LISTING_NAME_COST));
-                *job = Some(Job::Listing { names, next: 0 });
-            }
-            Err(e) => internal_error(e, out),
-        },
-        Request::GetMetadata { name } => match files.size(name) {
-            Ok(size) => {
-                encode_status(Status::Ok, out);
-                encode_size(size, out);
-            }
-            Err(Lookup::NotFound) => encode_status(Status::FileNotFound, out),
-            Err(Lookup::Io(e)) => internal_error(e, out),
-        },
-        Request::GetSlice(slice) => match files.open(slice.name) {
-            Ok((file, size)) if slice.fits(size) => {
-                encode_status(Status::Ok, out);
-                if slice.raw {
-                    encode_raw_header(slice.size, out);
-                    if slice.size > 0 {
-                        *job = Some(Job::Raw {
-                            file,
-                            offset: slice.offset,
-                            remaining: slice.size,
-                        });
-                    }
-                } else {
-                    *job = Some(Job::Base64 {
-                        file,
-                        offset: slice.offset,
-                        encoder: SliceEncoder::new(slice.size),
-                    });
-                }
-            }
-            Ok(_) => encode_status(Status::OffsetExceedsFileSize, out),
-            Err(Lookup::NotFound) => encode_status(Status::FileNotFound, out),
-            Err(Lookup::Io(e)) => internal_error(e, out),
-        },
-        Request::Help => Response::Help.encode(out),
-        Request::Quit => {
-            encode_status(Status::Ok, out);
-            *state = State::Draining {
-                reason: Reason::Quit,
-            };
+/// What a request calls for, owning what it needs (the request itself
+/// borrows the decoder).
+enum Answer {
+    Ask(Wanted),
+    Help,
+    Quit,
+}
+
+impl Answer {
+    fn to(request: Request<'_>) -> Answer {
+        match request {
+            Request::GetFileListing => Answer::Ask(Wanted::List),
+            Request::GetMetadata { name } => Answer::Ask(Wanted::Size(name.as_str().to_owned())),
+            Request::GetSlice(slice) => Answer::Ask(Wanted::Open {
+                name: slice.name.as_str().to_owned(),
+                offset: slice.offset,
+                size: slice.size,
+                raw: slice.raw,
+            }),
+            Request::Help => Answer::Help,
+            Request::Quit => Answer::Quit,
         }
     }
 }

@@ -1,6 +1,7 @@
-//! What all workers of one server share: the settings, the connection
-//! count against the global limit, the shutdown flag, each worker's waker,
-//! load figures and inbox, and how many workers take connections now.
+//! What all workers of one server share: the settings, the file service,
+//! the connection count against the global limit, the shutdown flag, each
+//! worker's waker, load figures, inbox of connections and of file
+//! replies, and how many workers take connections now.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
@@ -10,6 +11,8 @@ use mio::Waker;
 
 use crate::config::Config;
 use crate::conn::Conn;
+use crate::file_service::{Completion, FileService};
+use crate::peers::Peers;
 
 /// What all workers share.
 #[derive(Debug)]
@@ -19,6 +22,15 @@ pub struct Shared {
     pub root: PathBuf,
     /// Limits and timeouts.
     pub config: Config,
+    /// Where the sessions' file-system requests go.
+    pub files: FileService,
+    /// Connections per client address.
+    pub peers: Peers,
+    /// Connections served at once: the configured maximum, or fewer as
+    /// the open-files limit allows (see [`crate::budget`]).
+    pub connection_limit: AtomicUsize,
+    /// The open-files limit the budget was made for (`u64::MAX`: none).
+    pub open_files: AtomicU64,
     /// Connections open across all workers.
     pub active: AtomicUsize,
     /// One per worker, by index: wakes that worker to try accepting, adopt
@@ -47,6 +59,8 @@ pub struct WorkerShare {
     pub wakes: AtomicU64,
     /// Connections handed to it, to register on its event loop.
     pub inbox: Mutex<Vec<Conn>>,
+    /// Replies to its connections' file-system requests.
+    pub completions: Mutex<Vec<Completion>>,
 }
 
 impl Shared {
@@ -57,6 +71,32 @@ impl Shared {
             .inbox
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Hands a file-system reply to the worker it is for, waking it if it
+    /// had none waiting (it takes them all at once).
+    pub fn deliver(&self, completion: Completion) {
+        let worker = completion.route.worker;
+        let mut completions = self.workers[worker]
+            .completions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        completions.push(completion);
+        let first = completions.len() == 1;
+        drop(completions);
+        if first {
+            let _ = self.wakers[worker].wake();
+        }
+    }
+
+    /// The file-system replies waiting for worker `i`.
+    pub fn take_completions(&self, i: usize) -> Vec<Completion> {
+        std::mem::take(
+            &mut *self.workers[i]
+                .completions
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
     }
 
     /// Wakes every worker.

@@ -1,10 +1,12 @@
 //! A worker thread: one mio event loop. It accepts connections from the
 //! shared listener (within the global connection limit), gives each
-//! connection a turn when its socket is ready, goes round the connections
-//! whose turn ended on their budget before sleeping again, fires the
-//! sessions' deadlines from its [`Timers`], hands connections to and
-//! takes them from other workers as the [`Balancer`] plans, and winds
-//! down on shutdown.
+//! connection a turn when its socket is ready or a reply to its
+//! file-system request came back, goes round the connections whose turn
+//! ended on their budget before sleeping again, fires the sessions'
+//! deadlines from its [`Timers`], hands connections to and takes them
+//! from other workers as the [`Balancer`] plans, and winds down on
+//! shutdown. It never touches the file system: the
+//! [`FileService`](crate::file_service::FileService) does.
 //!
 //! Only the loop and the moves live here: what a connection does on its
 //! turn is [`Conn`]'s, what it means is the session's, and which
@@ -22,10 +24,12 @@ use slab::Slab;
 use tracing::{info, warn};
 
 use crate::balancer::{plan_moves, Balancer};
+use crate::budget;
 use crate::conn::{Buffers, Conn, Ended};
-use crate::published::Published;
+use crate::file_service::Route;
 use crate::session::{Close, Reason, FILE_CHUNK};
 use crate::shared::Shared;
+use crate::sys;
 use crate::timers::Timers;
 
 const LISTENER: Token = Token(usize::MAX);
@@ -37,8 +41,8 @@ pub const WAKE: Token = Token(usize::MAX - 1);
 const READ_CHUNK: usize = 16 * 1024;
 
 /// How often a worker does its housekeeping even when nothing happens:
-/// notices shutdown, retries a stalled accept, checks the served
-/// directory's handle, measures load and rebalances.
+/// notices shutdown, follows the open-files limit, retries a stalled
+/// accept, measures load and rebalances.
 const HOUSEKEEPING: Duration = Duration::from_millis(200);
 
 /// Generation numbers of connections, unique across workers (a connection
@@ -66,7 +70,6 @@ pub fn run(
         conns: Slab::new(),
         timers: Timers::default(),
         ready: VecDeque::new(),
-        published: Published::at(shared.root.clone()),
         balancer: Balancer::new(index, shared.wakers.len(), now),
         shared,
         bufs: Buffers {
@@ -98,6 +101,7 @@ pub fn run(
             match event.token() {
                 LISTENER => worker.accept(now),
                 WAKE => {
+                    worker.take_replies(now);
                     worker.adopt(now);
                     worker.rebalance();
                     worker.accept(now);
@@ -125,6 +129,7 @@ pub fn run(
             next_housekeeping = now + HOUSEKEEPING;
         }
         if let Some(deadline) = worker.shutdown_deadline {
+            worker.take_replies(now);
             worker.adopt(now);
             if worker.conns.is_empty() {
                 return Ok(());
@@ -154,8 +159,6 @@ struct Worker {
     /// Connections whose last turn ended on their budget, in the order
     /// they get their next one (slab key and generation).
     ready: VecDeque<(usize, u64)>,
-    /// This worker's view of the served directory.
-    published: Published,
     balancer: Balancer,
     shared: Arc<Shared>,
     bufs: Buffers,
@@ -188,7 +191,7 @@ impl Worker {
             }
             // Reserve a slot first, so workers together never exceed the limit.
             if self.shared.active.fetch_add(1, Ordering::AcqRel)
-                >= self.shared.config.max_connections
+                >= self.shared.connection_limit.load(Ordering::Relaxed)
             {
                 self.shared.active.fetch_sub(1, Ordering::AcqRel);
                 return;
@@ -211,6 +214,14 @@ impl Worker {
                     return;
                 }
             };
+            if !self.shared.peers.admit(peer.ip(), now) {
+                // Past the per-address limit: closed at once (a reset, so
+                // that a flood leaves nothing behind), logged by `admit`.
+                sys::set_abortive_close(&stream);
+                drop(stream);
+                self.shared.active.fetch_sub(1, Ordering::AcqRel);
+                continue;
+            }
             let _ = stream.set_nodelay(true);
             let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
             let conn = Conn::new(stream, peer, self.shared.config.session(), id, now);
@@ -238,6 +249,7 @@ impl Worker {
             Interest::READABLE | Interest::WRITABLE,
         ) {
             warn!("cannot watch a connection from {}: {e}", conn.peer());
+            self.shared.peers.release(conn.peer().ip());
             self.shared.active.fetch_sub(1, Ordering::AcqRel);
             return None;
         }
@@ -285,9 +297,11 @@ impl Worker {
             .map(|w| w.connections.load(Ordering::Relaxed))
             .collect();
         counts[self.index] = self.conns.len();
+        // A connection waiting for a file reply stays: the reply comes here.
         let conns = self
             .conns
             .iter()
+            .filter(|(_, conn)| !conn.session().waits_for_files())
             .map(|(key, conn)| (key, conn.session().last_progress()));
         let moves = plan_moves(self.index, active, &counts, conns);
         if moves.is_empty() {
@@ -314,7 +328,12 @@ impl Worker {
         let Some(conn) = self.conns.get_mut(key).filter(|c| c.id == id) else {
             return;
         };
-        if let Some(ended) = conn.drive(&self.published, &mut self.bufs, now) {
+        let route = Route {
+            worker: self.index,
+            key,
+            id,
+        };
+        if let Some(ended) = conn.drive(&self.shared, route, &mut self.bufs, now) {
             self.close(key, ended, now);
             return;
         }
@@ -322,6 +341,19 @@ impl Worker {
             self.ready.push_back((key, id));
         }
         conn.arm(&mut self.timers, key);
+    }
+
+    /// Hands the file-system replies that came back to their connections,
+    /// each then getting a turn.
+    fn take_replies(&mut self, now: Instant) {
+        for completion in self.shared.take_completions(self.index) {
+            let Route { key, id, .. } = completion.route;
+            let Some(conn) = self.conns.get_mut(key).filter(|c| c.id == id) else {
+                continue;
+            };
+            conn.handle_file_reply(completion.reply, now);
+            self.drive(key, id, now);
+        }
     }
 
     /// Gives one more turn to each connection whose last turn ended on its
@@ -347,7 +379,9 @@ impl Worker {
                 self.close(key, ended, now);
                 continue;
             }
-            conn.arm(&mut self.timers, key);
+            // A deadline may leave something to send (`199` when the file
+            // system did not answer in time): a turn.
+            self.drive(key, id, now);
         }
     }
 
@@ -363,25 +397,53 @@ impl Worker {
         }
         let reset = if ended.resets() { ", reset" } else { "" };
         info!("Closing connection {} ({ended}){reset}", conn.peer());
+        let ip = conn.peer().ip();
         conn.close(&ended);
+        self.shared.peers.release(ip);
         self.shared.active.fetch_sub(1, Ordering::AcqRel);
         self.publish_count();
         // A slot is free: take a client waiting in the backlog, if any.
         self.accept(now);
     }
 
-    /// What is done every [`HOUSEKEEPING`]: retry a stalled accept, check
-    /// the served directory's handle (it may have been moved away),
-    /// measure and rebalance.
+    /// What is done every [`HOUSEKEEPING`]: follow a changed open-files
+    /// limit, retry a stalled accept, measure and rebalance.
     fn housekeeping(&mut self, now: Instant) {
+        self.follow_open_files_limit();
         if self.accept_stalled {
             self.accept(now);
         }
-        self.published.refresh();
         if !self.shared.shutdown.load(Ordering::Relaxed) {
             self.balancer.measure(&self.shared);
             self.rebalance();
         }
+    }
+
+    /// Makes the connection limit follow the open-files limit when it
+    /// changed (`prlimit` on a running server): one `getrlimit`, no file
+    /// system.
+    fn follow_open_files_limit(&self) {
+        let limit = sys::limits::open_files().unwrap_or(u64::MAX);
+        if self.shared.open_files.swap(limit, Ordering::Relaxed) == limit {
+            return;
+        }
+        let budget = budget::plan(
+            (limit != u64::MAX).then_some(limit),
+            self.shared.config.max_connections,
+            self.shared.files.pool().max_threads(),
+            self.shared.workers.len(),
+        );
+        let before = self
+            .shared
+            .connection_limit
+            .swap(budget.connections, Ordering::Relaxed);
+        if before != budget.connections {
+            info!(
+                "open files limit now {limit}: at most {} connections",
+                budget.connections
+            );
+        }
+        self.shared.wake_all();
     }
 
     /// Stops accepting and lets connections finish what is in flight.

@@ -13,7 +13,7 @@ use hftp_proto::response::{
 };
 use hftp_proto::slice::encode_line;
 use hftp_proto::{Response, Status};
-use hftp_server::files::MemoryFiles;
+use hftp_server::files::{perform, FileRequest, MemoryFiles};
 use hftp_server::session::{
     Close, Reason, Session, SessionConfig, Transmit, FILE_CHUNK, MAX_QUEUED, REQUEST_COST,
     TURN_BUDGET,
@@ -40,6 +40,12 @@ struct Rig {
     /// The largest queue memory and queue length seen after any call.
     most_capacity: usize,
     most_queued: usize,
+    /// Names whose lookups never come back (a hung file system).
+    hung: Vec<&'static str>,
+    /// Whether reads of open files never come back either.
+    hang_reads: bool,
+    /// File requests made for them.
+    unanswered: usize,
 }
 
 fn pattern(n: usize, seed: u8) -> Vec<u8> {
@@ -67,6 +73,9 @@ impl Rig {
             write_shut: false,
             most_capacity: 0,
             most_queued: 0,
+            hung: Vec::new(),
+            hang_reads: false,
+            unanswered: 0,
         }
     }
 
@@ -112,10 +121,7 @@ impl Rig {
             while self.in_flight() < self.socket_room {
                 let room = (self.socket_room - self.in_flight()).min(per_write);
                 let now = self.now;
-                let Some(t) = self
-                    .session
-                    .poll_transmit(now, &self.files, &mut self.scratch)
-                else {
+                let Some(t) = self.session.poll_transmit(now) else {
                     break;
                 };
                 match t {
@@ -126,17 +132,6 @@ impl Rig {
                         self.session.handle_written(n, now);
                         written += n;
                     }
-                    Transmit::File { file, offset, len } => {
-                        assert!(len > 0, "empty File");
-                        let content = file.borrow();
-                        let start = (offset as usize).min(content.len());
-                        let n = len.min(room).min(content.len() - start);
-                        let bytes = content[start..start + n].to_vec();
-                        drop(content);
-                        self.wire.extend_from_slice(&bytes);
-                        self.session.handle_file_sent(n, now);
-                        written += n;
-                    }
                     Transmit::ShutdownWrite => {
                         assert!(!self.write_shut, "shut twice");
                         self.write_shut = true;
@@ -145,10 +140,28 @@ impl Rig {
                 self.observe();
                 moved = true;
             }
+            if let Some(request) = self.session.poll_file_request() {
+                let hangs = match &request {
+                    FileRequest::Size(name) | FileRequest::Open(name) => {
+                        self.hung.contains(&name.as_str())
+                    }
+                    FileRequest::Read { .. } => self.hang_reads,
+                    _ => false,
+                };
+                if hangs {
+                    // A file system that never answers: nothing comes back.
+                    self.unanswered += 1;
+                } else {
+                    let reply = perform(&self.files, request, &mut self.scratch);
+                    self.session.handle_file_reply(reply, self.now);
+                }
+                self.observe();
+                moved = true;
+            }
             if !self.to_send.is_empty() && self.session.wants_input() {
                 let n = self.to_send.len().min(read);
                 let chunk: Vec<u8> = self.to_send.drain(..n).collect();
-                self.session.handle_input(&chunk, self.now, &self.files);
+                self.session.handle_input(&chunk, self.now);
                 self.observe();
                 moved = true;
             }
@@ -698,4 +711,142 @@ fn a_late_probe_never_cuts_a_peer_that_was_taking_bytes() {
     // Then the peer stops: cut after the idle timeout, as ever.
     rig.wait_close(Duration::from_secs(3));
     assert_eq!(rig.closed().map(|c| c.reason), Some(Reason::Idle));
+}
+
+fn config_with_fs_timeout(idle: u64, fs: u64) -> SessionConfig {
+    let mut config = Rig::config(idle, 30);
+    config.fs_timeout = Duration::from_secs(fs);
+    config
+}
+
+/// A lookup the file system never answers: nothing is answered until the
+/// file-system deadline, the idle timeout does not run meanwhile (the
+/// peer waits for us), then `199` and a lingering close; the requests
+/// after it are not answered, and a reply that comes after all is
+/// ignored.
+#[test]
+fn a_hung_lookup_answers_199_at_the_fs_deadline_and_a_late_reply_is_ignored() {
+    let mut rig = Rig::new(config_with_fs_timeout(5, 10), &[("a", b"x".to_vec())]);
+    rig.hung = vec!["hang"];
+    rig.to_send = b"get_metadata hang\r\nhelp\r\n".to_vec();
+    rig.run(usize::MAX);
+    assert_eq!(rig.unanswered, 1);
+    assert!(rig.wire.is_empty());
+    assert!(rig.session.waits_for_files());
+    // Past the idle timeout (5 s), short of the file-system deadline.
+    for _ in 0..99 {
+        rig.advance(Duration::from_millis(99));
+        rig.run(usize::MAX);
+    }
+    assert!(
+        rig.closed().is_none() && rig.wire.is_empty(),
+        "{:?}",
+        rig.closed()
+    );
+    let waited = rig.wait_close(Duration::from_secs(10));
+    let mut expected = Vec::new();
+    encode_status(Status::InternalServerError, &mut expected);
+    assert_eq!(rig.wire, expected);
+    assert!(rig.write_shut, "199 is fatal: a lingering close");
+    assert_eq!(
+        rig.closed(),
+        Some(Close {
+            reason: Reason::FileSystemTimeout,
+            abort: false
+        })
+    );
+    assert!(waited >= Duration::from_millis(200), "{waited:?}");
+    rig.session
+        .handle_file_reply(hftp_server::files::FileReply::Size(1), rig.now);
+    assert_eq!(rig.session.poll_transmit(rig.now).map(|_| ()), None);
+}
+
+/// The answer to a request that waits for the file system keeps its
+/// place: a pipelined request after it is answered after it, and the
+/// session reads no more input meanwhile.
+#[test]
+fn requests_behind_one_waiting_for_the_file_system_wait_in_order() {
+    let mut rig = Rig::new(config_with_fs_timeout(60, 10), &[("a", b"x".to_vec())]);
+    rig.hung = vec!["slow"];
+    rig.to_send = b"get_metadata slow\r\nhelp\r\nget_metadata a\r\n".to_vec();
+    rig.turn(usize::MAX, 5);
+    rig.turn(usize::MAX, 5);
+    assert!(rig.wire.is_empty());
+    assert!(!rig.session.wants_input(), "no more reading while it waits");
+    assert!(!rig.to_send.is_empty(), "the rest stays with the client");
+    // The file system answers after all, within the deadline.
+    rig.advance(Duration::from_secs(3));
+    rig.session
+        .handle_file_reply(hftp_server::files::FileReply::Size(7), rig.now);
+    rig.hung.clear();
+    rig.run(usize::MAX);
+    let mut expected = Vec::new();
+    encode_status(Status::Ok, &mut expected);
+    encode_size(7, &mut expected);
+    expected.extend_from_slice(&help());
+    encode_status(Status::Ok, &mut expected);
+    encode_size(1, &mut expected);
+    assert_eq!(rig.wire, expected);
+    assert!(rig.closed().is_none());
+}
+
+/// A read that hangs in the middle of a slice: the status is sent
+/// already, so at the file-system deadline the connection is reset.
+#[test]
+fn a_slice_whose_read_hangs_is_reset_at_the_fs_deadline() {
+    let data = pattern(300_000, 5);
+    let mut rig = Rig::slice_of(config_with_fs_timeout(60, 4), &data, false);
+    rig.socket_room = 50_000;
+    rig.run(usize::MAX);
+    assert!(rig.wire.len() < 300_000 && rig.closed().is_none());
+    rig.hang_reads = true;
+    rig.socket_room = usize::MAX;
+    let before = rig.wire.len();
+    let waited = rig.wait_close(Duration::from_secs(6));
+    assert!(waited >= Duration::from_secs(3), "{waited:?}");
+    assert_eq!(
+        rig.closed(),
+        Some(Close {
+            reason: Reason::FileSystemTimeout,
+            abort: true
+        })
+    );
+    assert!(rig.unanswered > 0, "a read was made and hung");
+    assert!(rig.wire.len() >= before);
+    assert!(
+        rig.wire.len() < b64_total(300_000),
+        "the slice was cut short"
+    );
+}
+
+fn b64_total(n: usize) -> usize {
+    let mut out = Vec::new();
+    encode_line(&pattern(n, 5), &mut out);
+    out.len()
+}
+
+/// A listing goes out straight from its shared body: whatever its size,
+/// the session's own queue stays small, and the bytes are the listing's.
+#[test]
+fn a_large_listing_is_sent_from_the_shared_body_not_copied() {
+    let names: Vec<String> = (0..20_000).map(|i| format!("file-{i:06}.dat")).collect();
+    let files: Vec<(&str, Vec<u8>)> = names.iter().map(|n| (n.as_str(), Vec::new())).collect();
+    let mut rig = Rig::new(Rig::config(60, 30), &files);
+    rig.to_send = b"get_file_listing\r\n".to_vec();
+    rig.run(7_000);
+    let mut expected = Vec::new();
+    encode_status(Status::Ok, &mut expected);
+    for name in &names {
+        expected.extend_from_slice(name.as_bytes());
+        expected.extend_from_slice(b"\r\n");
+    }
+    expected.extend_from_slice(b"\r\n");
+    assert_eq!(rig.wire.len(), expected.len());
+    assert!(rig.wire == expected);
+    assert!(
+        rig.most_capacity <= 16 * 1024,
+        "the queue held {} bytes of memory for a {}-byte listing",
+        rig.most_capacity,
+        expected.len()
+    );
 }

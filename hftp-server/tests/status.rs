@@ -303,7 +303,11 @@ fn confinement_of_names_and_symlinks() {
             dir.join("link-passwd"),
         )
         .unwrap();
-        symlink(dir.join("a.txt"), dir.join("link-in")).unwrap();
+        // An absolute symlink is not published, even to a file inside
+        // (decided: PROTOCOL.md §5), nor a chain through one.
+        symlink(dir.join("a.txt"), dir.join("link-abs-in")).unwrap();
+        symlink("link-abs-in", dir.join("link-chain-abs")).unwrap();
+        symlink("a.txt", dir.join("link-in")).unwrap();
         symlink("link-in", dir.join("link-chain")).unwrap();
         symlink("sub/nested", dir.join("link-nested")).unwrap();
         symlink("sub", dir.join("link-sub")).unwrap();
@@ -332,6 +336,8 @@ fn confinement_of_names_and_symlinks() {
         "link-sub",
         "link-dangling",
         "link-loop",
+        "link-abs-in",
+        "link-chain-abs",
         "sub",
         "fifo",
         "nested",

@@ -44,6 +44,15 @@ pub struct Options {
     pub address: String,
     /// Run the server as this uid/gid (only possible as root).
     pub run_as: Option<u32>,
+    /// Start the server as the leader of a new session, with no
+    /// controlling terminal (as a service manager starts it).
+    pub setsid: bool,
+    /// The server's open-files limit (soft and hard) from its start.
+    pub fd_limit: Option<u64>,
+    /// Serve this directory instead of the temporary one (which is still
+    /// made and handed to `setup`; [`Server::dir`] and [`Server::path`]
+    /// keep naming it).
+    pub dir: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -52,6 +61,9 @@ impl Default for Options {
             args: Vec::new(),
             address: "127.0.0.1".into(),
             run_as: None,
+            setsid: false,
+            fd_limit: None,
+            dir: None,
         }
     }
 }
@@ -107,10 +119,11 @@ pub fn try_start_with(opts: Options, setup: impl FnOnce(&Path)) -> Result<Server
     let dir = tempfile::tempdir().unwrap();
     let logdir = tempfile::tempdir().unwrap();
     setup(dir.path());
+    let served_dir = opts.dir.clone().unwrap_or_else(|| dir.path().to_owned());
     let log = File::create(logdir.path().join("stderr.log")).unwrap();
     let mut cmd = Command::new(server_bin());
     cmd.args(["-a", &opts.address, "-p", "0", "-d"])
-        .arg(dir.path())
+        .arg(&served_dir)
         .args(&opts.args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -118,6 +131,28 @@ pub fn try_start_with(opts: Options, setup: impl FnOnce(&Path)) -> Result<Server
     if let Some(id) = opts.run_as {
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
         cmd.uid(id).gid(id);
+    }
+    let (setsid, fd_limit) = (opts.setsid, opts.fd_limit);
+    if setsid || fd_limit.is_some() {
+        // SAFETY: only async-signal-safe calls (setsid, setrlimit) between
+        // fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                if setsid && libc::setsid() < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                if let Some(n) = fd_limit {
+                    let lim = libc::rlimit {
+                        rlim_cur: n,
+                        rlim_max: n,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
     }
     let mut child = cmd.spawn().map_err(|e| format!("spawn: {e}"))?;
     let pid = child.id();
@@ -144,7 +179,7 @@ pub fn try_start_with(opts: Options, setup: impl FnOnce(&Path)) -> Result<Server
     let prefix = "hftp-server: serving ";
     assert!(line.starts_with(prefix), "unexpected startup line {line:?}");
     let addr: SocketAddr = line.rsplit(" on ").next().unwrap().parse().unwrap();
-    let served = fs::canonicalize(dir.path()).unwrap();
+    let served = fs::canonicalize(&served_dir).unwrap();
     assert_eq!(
         line,
         format!("{prefix}{} on {addr}", served.display()),

@@ -1,0 +1,34 @@
+//! The open-files limit (`RLIMIT_NOFILE`, on every Unix), for the
+//! descriptor budget.
+
+use rustix::process::{getrlimit, setrlimit, Resource};
+
+/// The soft open-files limit now; `None` when unlimited.
+pub fn open_files() -> Option<u64> {
+    getrlimit(Resource::Nofile).current
+}
+
+/// Raises the soft open-files limit to the hard one; returns the soft
+/// limit after (`None`: unlimited).
+pub fn raise_open_files() -> Option<u64> {
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        limit.current = limit.maximum;
+        if setrlimit(Resource::Nofile, limit).is_err() {
+            // macOS refuses more than OPEN_MAX with an unlimited maximum.
+            let mut capped = getrlimit(Resource::Nofile);
+            capped.current = Some(capped.current.unwrap_or(0).max(10_240));
+            let _ = setrlimit(Resource::Nofile, capped);
+        }
+    }
+    open_files()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_limit_is_read() {
+        let limit = super::open_files();
+        assert!(limit.is_none_or(|n| n >= 3), "{limit:?}");
+    }
+}
