@@ -89,7 +89,12 @@ impl Published {
                 "not a directory",
             ));
         }
-        Ok(Published::at(root))
+        let published = Published::at(root);
+        // Opened now, while it is known to be there: the portable handle
+        // is opened for reading, which a directory made search-only later
+        // would refuse (the handle, once held, stays usable).
+        published.dir(true);
+        Ok(published)
     }
 
     /// The directory at `root`, a path [`Published::new`] made canonical.
