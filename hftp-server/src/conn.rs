@@ -15,6 +15,7 @@ use std::time::Instant;
 use mio::net::TcpStream;
 
 use crate::file_service::{Reply, Route, Started};
+use crate::files::{FileReply, FileRequest};
 use crate::session::{Close, Session, SessionConfig, Transmit};
 use crate::shared::Shared;
 use crate::sys;
@@ -141,6 +142,37 @@ impl Conn {
         self.session.begin_turn();
         loop {
             let mut moved = false;
+            // File work first: lookups and reads answered at once (from
+            // the kernel's caches) go out together in the next write.
+            while let Some(request) = self.session.poll_file_request(now) {
+                // A raw slice's bytes go straight from the page cache to
+                // the socket when that cannot wait.
+                if let FileRequest::Send { file, offset, len } = request {
+                    if self.writable {
+                        match sys::send_cached(&self.stream, file, offset, len) {
+                            Ok(Some(n)) => {
+                                self.session.handle_file_reply(FileReply::Sent(n), now);
+                                moved = true;
+                                continue;
+                            }
+                            Ok(None) => {}
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                                self.writable = false;
+                            }
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                            Err(e) => return Some(Ended::Io(e)),
+                        }
+                    }
+                }
+                let started = shared
+                    .files
+                    .start(request, route, now, &mut bufs.file, shared);
+                let Started::Done(reply) = started else {
+                    break;
+                };
+                self.session.handle_file_reply(reply, now);
+                moved = true;
+            }
             while self.writable {
                 let Some(transmit) = self.session.poll_transmit(now) else {
                     break;
@@ -160,15 +192,6 @@ impl Conn {
                     Err(e) => return Some(Ended::Io(e)),
                 }
                 moved = true;
-            }
-            if let Some(request) = self.session.poll_file_request() {
-                let started = shared
-                    .files
-                    .start(request, route, now, &mut bufs.file, shared);
-                if let Started::Done(reply) = started {
-                    self.session.handle_file_reply(reply, now);
-                    moved = true;
-                }
             }
             if self.readable && self.session.wants_input() {
                 match (&self.stream).read(&mut bufs.read) {

@@ -1,12 +1,15 @@
 //! The event loop's side of the sessions' file-system requests: answers
-//! at once what needs no waiting (file bytes already in the page cache),
+//! at once what needs no waiting (on a local file system, a lookup the
+//! kernel's caches answer; file bytes already in the page cache),
 //! joins a listing request to the shared snapshot's next check, hands
 //! everything else to the
 //! [`Pool`], and routes each reply back to the worker and connection that
 //! asked, waking that worker.
 //!
-//! Nothing here blocks: the only file-system call made on the loop is a
-//! read that the kernel refuses rather than wait for
+//! Nothing here blocks: the only file-system calls made on the loop are
+//! ones the kernel refuses rather than wait for: a lookup from its caches
+//! on a local file system, not crossing a mount
+//! ([`Published::size_cached`]), and a read from the page cache
 //! ([`sys::read_nowait`]).
 
 use std::fs::File;
@@ -101,6 +104,13 @@ pub struct FileService {
     timeout: Duration,
 }
 
+impl Drop for FileService {
+    /// The server is gone: its pool threads may go too.
+    fn drop(&mut self) {
+        self.pool.close();
+    }
+}
+
 /// How long a pool thread waits before retrying an open that failed for
 /// lack of descriptors.
 const FD_RETRY: Duration = Duration::from_millis(10);
@@ -138,7 +148,9 @@ impl FileService {
             move |reply: Reply| shared.deliver(Completion { route, reply })
         };
         match request {
-            FileRequest::List => match self.listings.ask(route, now, self.timeout) {
+            // Dated now, not at the loop's wake-up: a listing must reflect
+            // every change made before the request arrived.
+            FileRequest::List => match self.listings.ask(route, Instant::now(), self.timeout) {
                 Ask::Wait => {}
                 Ask::Build => {
                     let listings = Arc::clone(&self.listings);
@@ -150,18 +162,31 @@ impl FileService {
                             // the next request starts another build.
                             return;
                         }
-                        let (result, waiters) = listings.build(&published);
-                        for route in waiters {
-                            let reply = match &result {
-                                Ok(listing) => Reply::Listing(listing.clone()),
-                                Err(e) => Reply::Failed(io::Error::new(e.kind(), e.to_string())),
-                            };
-                            shared.deliver(Completion { route, reply });
+                        // Requests that came during a build get the next.
+                        let mut again = true;
+                        while again {
+                            let (result, waiters, more) = listings.build(&published);
+                            again = more;
+                            for route in waiters {
+                                let reply = match &result {
+                                    Ok(listing) => Reply::Listing(listing.clone()),
+                                    Err(e) => {
+                                        Reply::Failed(io::Error::new(e.kind(), e.to_string()))
+                                    }
+                                };
+                                shared.deliver(Completion { route, reply });
+                            }
                         }
                     });
                 }
             },
             FileRequest::Size(name) => {
+                if let Some(result) = self.published.size_cached(name) {
+                    return Started::Done(match result {
+                        Ok(size) => FileReply::Size(size),
+                        Err(lookup) => lookup.into(),
+                    });
+                }
                 let name = name.as_str().to_owned();
                 let published = Arc::clone(&self.published);
                 self.pool.submit(Some(&name.clone()), deadline, move |ran| {
@@ -178,6 +203,15 @@ impl FileService {
                 });
             }
             FileRequest::Open(name) => {
+                if let Some(result) = self.published.open_cached(name) {
+                    return Started::Done(match result {
+                        Ok((file, size)) => FileReply::Opened {
+                            file: Arc::new(file),
+                            size,
+                        },
+                        Err(lookup) => lookup.into(),
+                    });
+                }
                 let name = name.as_str().to_owned();
                 let published = Arc::clone(&self.published);
                 self.pool.submit(Some(&name.clone()), deadline, move |ran| {
@@ -202,7 +236,7 @@ impl FileService {
                     })
                 });
             }
-            FileRequest::Read { file, offset, len } => {
+            FileRequest::Read { file, offset, len } | FileRequest::Send { file, offset, len } => {
                 let len = len.min(scratch.len());
                 loop {
                     match sys::read_nowait(file, &mut scratch[..len], offset) {

@@ -58,6 +58,19 @@ pub enum FileRequest<'a, F> {
         /// At most this many bytes (at least one).
         len: usize,
     },
+    /// The next bytes of a raw slice, made only when nothing else is
+    /// waiting to be sent: put up to `len` bytes of the file from `offset`
+    /// on the socket yourself (e.g. with `sendfile`) and answer
+    /// [`FileReply::Sent`], or read them as for [`FileRequest::Read`] and
+    /// answer [`FileReply::Data`].
+    Send {
+        /// The file, as [`FileReply::Opened`] gave it.
+        file: &'a F,
+        /// Where to start.
+        offset: u64,
+        /// At most this many bytes (at least one).
+        len: usize,
+    },
 }
 
 /// The outcome of a [`FileRequest`] (see
@@ -78,6 +91,9 @@ pub enum FileReply<'a, F> {
     },
     /// Bytes read: empty means the end of the file.
     Data(&'a [u8]),
+    /// For [`FileRequest::Send`]: this many bytes were put on the socket
+    /// (`0`: the file ended first).
+    Sent(usize),
     /// The name is not a published file.
     NotFound,
     /// The file system failed (answered `199`).
@@ -198,7 +214,7 @@ pub fn perform<'b, D: Files>(
             Ok((file, size)) => FileReply::Opened { file, size },
             Err(lookup) => lookup.into(),
         },
-        FileRequest::Read { file, offset, len } => {
+        FileRequest::Read { file, offset, len } | FileRequest::Send { file, offset, len } => {
             let want = len.min(buf.len());
             loop {
                 match files.read_at(file, &mut buf[..want], offset) {

@@ -78,7 +78,7 @@
 //! session.handle_input(b"get_metadata notes.txt\r\n", now);
 //! // The answer needs the file's size: the session asks for it.
 //! assert!(session.poll_transmit(now).is_none());
-//! let request = session.poll_file_request().expect("a size is asked for");
+//! let request = session.poll_file_request(now).expect("a size is asked for");
 //! let reply = perform(&files, request, &mut scratch);
 //! session.handle_file_reply(reply, now);
 //! let Some(Transmit::Bytes(bytes)) = session.poll_transmit(now) else {

@@ -95,9 +95,11 @@ impl<W> Listings<W> {
     }
 
     /// Builds (or checks) the snapshot from `published`, on a thread that
-    /// may block; returns the listing (or why there is none) and the
-    /// waiters to give it to.
-    pub fn build(&self, published: &Published) -> (io::Result<Listing>, Vec<W>) {
+    /// may block; returns the listing (or why there is none), the waiters
+    /// to give it to (those that asked before it began), and whether
+    /// others asked meanwhile: then the caller builds again for them.
+    pub fn build(&self, published: &Published) -> (io::Result<Listing>, Vec<W>, bool) {
+        let began = Instant::now();
         let previous = self.lock().current.clone();
         let result = match previous {
             Some(snapshot)
@@ -109,14 +111,18 @@ impl<W> Listings<W> {
             _ => Self::scan(published),
         };
         let mut state = self.lock();
-        state.building = None;
-        let waiters = state.waiters.drain(..).map(|(w, _)| w).collect();
+        let (served, later): (Vec<_>, Vec<_>) = std::mem::take(&mut state.waiters)
+            .into_iter()
+            .partition(|(_, since)| *since <= began);
+        let again = !later.is_empty();
+        state.waiters = later;
+        state.building = again.then(Instant::now);
         let result = result.map(|snapshot| {
             let listing = snapshot.listing.clone();
             state.current = Some(snapshot);
             listing
         });
-        (result, waiters)
+        (result, served.into_iter().map(|(w, _)| w).collect(), again)
     }
 
     fn scan(published: &Published) -> io::Result<Snapshot> {
@@ -143,8 +149,9 @@ mod tests {
             listings.ask(waiter, Instant::now(), Duration::from_secs(10)),
             Ask::Build
         ));
-        let (listing, waiters) = listings.build(published);
+        let (listing, waiters, again) = listings.build(published);
         assert_eq!(waiters, [waiter]);
+        assert!(!again);
         listing.unwrap()
     }
 
@@ -168,8 +175,9 @@ mod tests {
             Ask::Wait
         ));
         std::thread::sleep(TIMESTAMP_TICK * 2);
-        let (again, waiters) = listings.build(&published);
+        let (again, waiters, more) = listings.build(&published);
         assert_eq!(waiters, [2, 3]);
+        assert!(!more);
         let again = again.unwrap();
         assert_eq!(again, first);
         // Built once, then shared: the same bytes, not a copy.
@@ -191,6 +199,31 @@ mod tests {
         assert_eq!(listed(&listings, &published, 1).as_bytes(), b"\r\n");
         fs::write(dir.path().join("sub/f"), b"x").unwrap();
         assert_eq!(listed(&listings, &published, 2).as_bytes(), b"link\r\n\r\n");
+    }
+
+    #[test]
+    fn a_request_that_comes_during_a_build_gets_the_next_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let published = Published::new(dir.path()).unwrap();
+        let listings = Listings::default();
+        let give_up = Duration::from_secs(10);
+        assert!(matches!(
+            listings.ask(1, Instant::now(), give_up),
+            Ask::Build
+        ));
+        // Asked after the build began (dated later than it): not served
+        // by it, whose reading may predate a change the asker made.
+        assert!(matches!(
+            listings.ask(2, Instant::now() + Duration::from_secs(1), give_up),
+            Ask::Wait
+        ));
+        let (_, waiters, again) = listings.build(&published);
+        assert_eq!(waiters, [1]);
+        assert!(again, "another build for the later request");
+        std::thread::sleep(Duration::from_millis(1100));
+        let (_, waiters, again) = listings.build(&published);
+        assert_eq!(waiters, [2]);
+        assert!(!again);
     }
 
     #[test]

@@ -50,6 +50,8 @@ struct State {
     threads: usize,
     idle: usize,
     next_id: u64,
+    /// No more tasks will come: threads leave once the queue is empty.
+    closed: bool,
 }
 
 struct Inner {
@@ -99,6 +101,13 @@ impl Pool {
         self.inner.lock().threads
     }
 
+    /// Lets the threads go once the queued tasks are done (the server that
+    /// owned the pool stopped); tasks submitted after are not run.
+    pub fn close(&self) {
+        self.inner.lock().closed = true;
+        self.inner.work.notify_all();
+    }
+
     /// Runs `work(true)` on a pool thread by `deadline`; or calls
     /// `work(false)` (on this thread or a pool thread) if it cannot be run
     /// by then, or if a task with the same `key` has been stuck past its
@@ -111,6 +120,11 @@ impl Pool {
     ) {
         let now = Instant::now();
         let mut state = self.inner.lock();
+        if state.closed {
+            drop(state);
+            work(false);
+            return;
+        }
         let stuck = key.is_some_and(|key| {
             state
                 .running
@@ -166,6 +180,10 @@ impl Inner {
         let mut state = self.lock();
         loop {
             let Some(task) = state.queue.pop_front() else {
+                if state.closed {
+                    state.threads -= 1;
+                    return;
+                }
                 state.idle += 1;
                 let (next, timeout) = self
                     .work
@@ -291,6 +309,29 @@ mod tests {
         }
         assert_eq!(pool.threads(), 1, "no thread started for a stuck name");
         gate.open();
+    }
+
+    #[test]
+    fn a_closed_pool_lets_its_threads_go_and_runs_nothing_more() {
+        let pool = Pool::new(2, 2);
+        let (tx, rx) = mpsc::channel();
+        for _ in 0..2 {
+            let tx = tx.clone();
+            pool.submit(None, Instant::now() + LONG, move |ran| {
+                tx.send(ran).unwrap()
+            });
+        }
+        assert!(rx.recv_timeout(LONG).unwrap() && rx.recv_timeout(LONG).unwrap());
+        pool.close();
+        let begun = Instant::now();
+        while pool.threads() > 0 {
+            assert!(begun.elapsed() < LONG, "threads still there");
+            thread::sleep(Duration::from_millis(5));
+        }
+        pool.submit(None, Instant::now() + LONG, move |ran| {
+            tx.send(ran).unwrap()
+        });
+        assert!(!rx.recv_timeout(LONG).unwrap());
     }
 
     #[test]

@@ -45,8 +45,14 @@ struct Handle {
 /// The state of the handle on the served directory.
 #[derive(Debug, Clone)]
 enum Dir {
-    /// Open, with the directory's (device, inode).
-    Open { fd: Arc<OwnedFd>, id: (u64, u64) },
+    /// Open, with the directory's (device, inode), and whether its file
+    /// system is a local one (lookups may then be tried from the caches
+    /// on an event loop).
+    Open {
+        fd: Arc<OwnedFd>,
+        id: (u64, u64),
+        local: bool,
+    },
     /// The path reaches no directory without a symlink (missing, or swapped
     /// for a symlink): nothing is published.
     Gone,
@@ -60,6 +66,7 @@ impl Dir {
             Ok(fd) => match confine::dir_stamp(fd.as_fd()) {
                 Ok(stamp) => Dir::Open {
                     id: stamp.id(),
+                    local: confine::is_local(fd.as_fd()),
                     fd: Arc::new(fd),
                 },
                 Err(e) => Dir::Failed(e.kind()),
@@ -151,7 +158,7 @@ impl Published {
     /// no directory at the last check (one may be there again).
     fn current(&self) -> Dir {
         match self.dir(false) {
-            Dir::Open { fd, id } => Dir::Open { fd, id },
+            Dir::Open { fd, id, local } => Dir::Open { fd, id, local },
             _ => self.dir(true),
         }
     }
@@ -254,16 +261,51 @@ impl Published {
     /// The size of a published file, for `get_metadata`: needs no read
     /// permission, and opens nothing for reading.
     pub fn size(&self, name: FileName<'_>) -> Result<u64, Lookup> {
-        self.beneath(|dir| {
-            confine::stat_beneath(dir, name.as_str())
-                .map(|found| found.size)
-                .map_err(Into::into)
-        })
+        self.beneath(|dir| confine::stat_beneath(dir, name.as_str()).map(|found| found.size))
     }
 
     /// Opens a published file for reading; returns it with its size.
     pub fn open(&self, name: FileName<'_>) -> Result<(File, u64), Lookup> {
-        self.beneath(|dir| confine::open_beneath(dir, name.as_str()).map_err(Into::into))
+        self.beneath(|dir| confine::open_beneath(dir, name.as_str()))
+    }
+
+    /// [`Published::size`] on a thread that must never wait: answered
+    /// from the kernel's caches, or `None` (then on a thread that may
+    /// wait). Only on a local file system, with a handle checked against
+    /// the path recently (the check itself is left to the pool), and not
+    /// for a name missing from a deleted directory (the pool looks again
+    /// in the one at the path).
+    pub fn size_cached(&self, name: FileName<'_>) -> Option<Result<u64, Lookup>> {
+        self.cached(|dir| confine::stat_cached(dir, name.as_str()).map(|r| r.map(|f| f.size)))
+    }
+
+    /// [`Published::open`] on a thread that must never wait, as
+    /// [`Published::size_cached`].
+    pub fn open_cached(&self, name: FileName<'_>) -> Option<Result<(File, u64), Lookup>> {
+        self.cached(|dir| confine::open_cached(dir, name.as_str()))
+    }
+
+    fn cached<T>(
+        &self,
+        lookup: impl FnOnce(std::os::fd::BorrowedFd<'_>) -> Option<Result<T, Lookup>>,
+    ) -> Option<Result<T, Lookup>> {
+        let fd = {
+            let handle = self.handle.read().unwrap_or_else(|p| p.into_inner());
+            match &handle.dir {
+                Dir::Open {
+                    fd, local: true, ..
+                } if handle.checked.is_some_and(|t| t.elapsed() < RECHECK) => Arc::clone(fd),
+                _ => return None,
+            }
+        };
+        match lookup(fd.as_fd())? {
+            Err(Lookup::NotFound) if deleted(&fd) => None,
+            // Out of descriptors: the pool waits for one.
+            Err(Lookup::Io(e)) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                None
+            }
+            other => Some(other),
+        }
     }
 }
 

@@ -53,6 +53,9 @@ use hftp_proto::FileName;
 /// 3, so that every chunk of a base64 slice is whole base64 groups.
 pub const FILE_CHUNK: usize = 96 * 1024;
 
+/// The most one [`FileRequest::Send`] of a raw slice asks for.
+pub const RAW_CHUNK: usize = 1024 * 1024;
+
 /// The most of a shared listing handed out in one [`Transmit::Bytes`].
 const LISTING_CHUNK: usize = 256 * 1024;
 
@@ -242,8 +245,13 @@ enum Wanted {
         size: u64,
         raw: bool,
     },
-    /// The next chunk of the slice in flight.
+    /// The next chunk of the slice in flight, into the queue.
     Read {
+        len: usize,
+    },
+    /// The next chunk of the raw slice in flight, onto the socket or into
+    /// the queue (which is empty).
+    Send {
         len: usize,
     },
 }
@@ -256,6 +264,10 @@ pub struct Session<F> {
     decoder: RequestDecoder,
     /// Bytes handed in but not yet decoded, kept while answers wait.
     pending: Vec<u8>,
+    /// How much of `pending` is answered already (dropped when more is
+    /// added, not after each request: a long pipeline is not moved down
+    /// once per request).
+    pending_from: usize,
     out: Output,
     job: Option<Job<F>>,
     asked: Option<Asked>,
@@ -285,6 +297,7 @@ impl<F> Session<F> {
             decoder: RequestDecoder::with_max_line(config.max_request_bytes),
             config,
             pending: Vec::new(),
+            pending_from: 0,
             out: Output::default(),
             job: None,
             asked: None,
@@ -345,10 +358,7 @@ impl<F> Session<F> {
         }
         match self.state {
             State::Open => {
-                !self.peer_eof
-                    && !self.shutting_down
-                    && self.pending.is_empty()
-                    && self.asked.is_none()
+                !self.peer_eof && !self.shutting_down && !self.has_pending() && self.asked.is_none()
             }
             State::Lingering { .. } => true,
             State::Draining { .. } | State::Closed(_) => false,
@@ -368,12 +378,16 @@ impl<F> Session<F> {
             self.budget = self.budget.saturating_sub(data.len());
             return;
         }
-        if self.pending.is_empty() {
+        if !self.has_pending() {
             let used = self.answer(data, now);
             if used < data.len() && matches!(self.state, State::Open) {
+                self.pending.clear();
+                self.pending_from = 0;
                 self.pending.extend_from_slice(&data[used..]);
             }
         } else {
+            self.pending.drain(..self.pending_from);
+            self.pending_from = 0;
             self.pending.extend_from_slice(data);
             self.answer_pending(now);
         }
@@ -400,6 +414,7 @@ impl<F> Session<F> {
     pub fn handle_shutdown(&mut self) {
         self.shutting_down = true;
         self.pending = Vec::new();
+        self.pending_from = 0;
         self.settle();
     }
 
@@ -461,11 +476,19 @@ impl<F> Session<F> {
         self.settle();
     }
 
-    /// The file-system work to do next, if any: do it (the session does
-    /// not mind how long it takes, up to [`SessionConfig::fs_timeout`]),
-    /// then call [`Session::handle_file_reply`] with the outcome. Each
-    /// request is handed out once; no other is made until it is answered.
-    pub fn poll_file_request(&mut self) -> Option<FileRequest<'_, F>> {
+    /// The file-system work to do next, if any, at `now`: do it (the
+    /// session does not mind how long it takes, up to
+    /// [`SessionConfig::fs_timeout`]), then call
+    /// [`Session::handle_file_reply`] with the outcome. Each request is
+    /// handed out once; no other is made until it is answered. Answers
+    /// held input first, as far as the queue and the turn allow: a caller
+    /// that answers at once (from a cache) and asks again before writing
+    /// sends a pipeline's answers in one write.
+    pub fn poll_file_request(&mut self, now: Instant) -> Option<FileRequest<'_, F>> {
+        if matches!(self.state, State::Closed(_)) {
+            return None;
+        }
+        while self.budget > 0 && !self.out.is_full() && self.produce(now) {}
         let asked = self.asked.as_mut().filter(|a| !a.polled)?;
         asked.polled = true;
         Some(match &asked.what {
@@ -483,6 +506,14 @@ impl<F> Session<F> {
                 }
                 _ => return None,
             },
+            Wanted::Send { len } => match &self.job {
+                Some(Job::Raw { file, offset, .. }) => FileRequest::Send {
+                    file,
+                    offset: *offset,
+                    len: *len,
+                },
+                _ => return None,
+            },
         })
     }
 
@@ -495,7 +526,8 @@ impl<F> Session<F> {
         self.fs_answered = now;
         let out = self.out.append();
         match (asked.what, reply) {
-            (Wanted::Read { len }, reply) => self.handle_read(len, reply),
+            (Wanted::Send { len }, FileReply::Sent(n)) => self.handle_sent(n.min(len), now),
+            (Wanted::Read { len } | Wanted::Send { len }, reply) => self.handle_read(len, reply),
             (Wanted::List, FileReply::Listing(body)) => {
                 encode_status(Status::Ok, out);
                 self.job = Some(Job::Listing { body, sent: 0 });
@@ -658,6 +690,7 @@ impl<F> Session<F> {
             self.job = None;
             self.asked = None;
             self.pending = Vec::new();
+            self.pending_from = 0;
             self.out = Output::default();
         }
     }
@@ -673,7 +706,7 @@ impl<F> Session<F> {
             "the file system did not answer within {:?}; answering 199",
             self.config.fs_timeout
         );
-        if matches!(asked.what, Wanted::Read { .. }) {
+        if matches!(asked.what, Wanted::Read { .. } | Wanted::Send { .. }) {
             self.close(Reason::FileSystemTimeout, true);
         } else {
             encode_status(Status::InternalServerError, self.out.append());
@@ -719,6 +752,25 @@ impl<F> Session<F> {
             }
             _ => {}
         }
+    }
+
+    /// `n` bytes of the raw slice in flight went onto the socket.
+    fn handle_sent(&mut self, n: usize, now: Instant) {
+        if n == 0 {
+            return self.close(Reason::FileShrank, true);
+        }
+        if let Some(Job::Raw {
+            offset, remaining, ..
+        }) = &mut self.job
+        {
+            *offset += n as u64;
+            *remaining = remaining.saturating_sub(n as u64);
+            if *remaining == 0 {
+                self.job = None;
+                self.out.release();
+            }
+        }
+        self.note_written(n, now);
     }
 
     /// Makes a file-system request at `now`.
@@ -772,7 +824,7 @@ impl<F> Session<F> {
         let idle_output = self.out.is_empty() && self.job.is_none() && self.asked.is_none();
         match self.state {
             State::Open if idle_output && self.shutting_down => self.close(Reason::Shutdown, false),
-            State::Open if idle_output && self.peer_eof && self.pending.is_empty() => {
+            State::Open if idle_output && self.peer_eof && !self.has_pending() => {
                 self.close(Reason::ByPeer, false)
             }
             _ => {}
@@ -790,18 +842,26 @@ impl<F> Session<F> {
             Some(Job::Listing { .. }) => return false,
             Some(Job::Base64 { encoder, .. }) => encoder.remaining(),
             Some(Job::Raw { remaining, .. }) => *remaining,
-            None if !self.pending.is_empty() && matches!(self.state, State::Open) => {
-                let before = self.pending.len();
+            None if self.has_pending() && matches!(self.state, State::Open) => {
+                let before = self.pending.len() - self.pending_from;
                 self.answer_pending(now);
                 self.note_line(now);
                 self.settle();
-                return self.pending.len() != before;
+                return self.pending.len() - self.pending_from != before;
             }
             None => return false,
         };
         if remaining > 0 {
-            let len = remaining.min(FILE_CHUNK as u64) as usize;
-            self.ask(Wanted::Read { len }, now);
+            let raw = matches!(self.job, Some(Job::Raw { .. }));
+            let what = if raw && self.out.is_empty() {
+                // Nothing queued: the bytes may go straight to the socket.
+                let len = remaining.min(RAW_CHUNK.min(self.budget) as u64) as usize;
+                Wanted::Send { len }
+            } else {
+                let len = remaining.min(FILE_CHUNK as u64) as usize;
+                Wanted::Read { len }
+            };
+            self.ask(what, now);
             return false;
         }
         if let Some(Job::Base64 { encoder, .. }) = self.job.take() {
@@ -815,11 +875,18 @@ impl<F> Session<F> {
     /// Answers what [`Session::pending`] holds, as far as the queue allows.
     fn answer_pending(&mut self, now: Instant) {
         let pending = std::mem::take(&mut self.pending);
-        let used = self.answer(&pending, now);
-        if used < pending.len() && matches!(self.state, State::Open) {
+        let from = self.pending_from + self.answer(&pending[self.pending_from..], now);
+        if from < pending.len() && matches!(self.state, State::Open) {
             self.pending = pending;
-            self.pending.drain(..used);
+            self.pending_from = from;
+        } else {
+            self.pending_from = 0;
         }
+    }
+
+    /// Whether input is held, not answered yet.
+    fn has_pending(&self) -> bool {
+        self.pending_from < self.pending.len()
     }
 
     /// Decodes requests from `input` and answers them while the session

@@ -44,6 +44,9 @@ struct Rig {
     hung: Vec<&'static str>,
     /// Whether reads of open files never come back either.
     hang_reads: bool,
+    /// Whether a raw slice's sends are answered by writing straight to the
+    /// socket (as `sendfile`), rather than by reading.
+    sendfile: bool,
     /// File requests made for them.
     unanswered: usize,
 }
@@ -75,6 +78,7 @@ impl Rig {
             most_queued: 0,
             hung: Vec::new(),
             hang_reads: false,
+            sendfile: false,
             unanswered: 0,
         }
     }
@@ -140,17 +144,37 @@ impl Rig {
                 self.observe();
                 moved = true;
             }
-            if let Some(request) = self.session.poll_file_request() {
+            if let Some(request) = self.session.poll_file_request(self.now) {
                 let hangs = match &request {
                     FileRequest::Size(name) | FileRequest::Open(name) => {
                         self.hung.contains(&name.as_str())
                     }
-                    FileRequest::Read { .. } => self.hang_reads,
+                    FileRequest::Read { .. } | FileRequest::Send { .. } => self.hang_reads,
                     _ => false,
+                };
+                let in_flight = self.wire.len() - self.acked;
+                let room = self.socket_room.saturating_sub(in_flight).min(per_write);
+                let send = match &request {
+                    FileRequest::Send { file, offset, len } if self.sendfile && room > 0 => {
+                        Some((Rc::clone(file), *offset, *len))
+                    }
+                    _ => None,
                 };
                 if hangs {
                     // A file system that never answers: nothing comes back.
                     self.unanswered += 1;
+                } else if let Some((file, offset, len)) = send {
+                    // As `sendfile`: straight from the file to the socket.
+                    drop(request);
+                    assert_eq!(self.session.queued(), 0, "a send with bytes queued");
+                    let content = file.borrow();
+                    let start = (offset as usize).min(content.len());
+                    let n = len.min(room).min(content.len() - start);
+                    self.wire.extend_from_slice(&content[start..start + n]);
+                    drop(content);
+                    written += n;
+                    self.session
+                        .handle_file_reply(hftp_server::files::FileReply::Sent(n), self.now);
                 } else {
                     let reply = perform(&self.files, request, &mut self.scratch);
                     self.session.handle_file_reply(reply, self.now);
@@ -848,5 +872,38 @@ fn a_large_listing_is_sent_from_the_shared_body_not_copied() {
         "the queue held {} bytes of memory for a {}-byte listing",
         rig.most_capacity,
         expected.len()
+    );
+}
+
+/// Raw slices sent straight from the file (as `sendfile`), a socket that
+/// takes a few KiB at a time: the bytes are the slice's, in order after
+/// the header, and a file that shrinks meanwhile resets the connection.
+#[test]
+fn raw_slices_sent_straight_from_the_file_arrive_whole_and_in_order() {
+    let data = pattern(3 << 20, 7);
+    let mut rig = Rig::new(Rig::config(60, 30), &[("big", data.clone())]);
+    rig.sendfile = true;
+    rig.to_send = b"get_slice big 5 3000000 raw\r\nhelp\r\nget_slice big 0 10 raw\r\n".to_vec();
+    rig.run(7_777);
+    let mut expected = slice_answer(&data, 5, 3_000_000, true);
+    expected.extend_from_slice(&help());
+    expected.extend_from_slice(&slice_answer(&data, 0, 10, true));
+    assert_eq!(rig.wire.len(), expected.len());
+    assert!(rig.wire == expected, "bytes differ");
+    assert!(rig.closed().is_none());
+
+    let mut rig = Rig::slice_of(Rig::config(60, 30), &data, true);
+    rig.sendfile = true;
+    rig.socket_room = 1 << 20;
+    rig.run(usize::MAX);
+    rig.files.truncate("big", 1 << 20);
+    rig.socket_room = usize::MAX;
+    rig.run(usize::MAX);
+    assert_eq!(
+        rig.closed(),
+        Some(Close {
+            reason: Reason::FileShrank,
+            abort: true
+        })
     );
 }

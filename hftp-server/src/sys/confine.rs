@@ -174,6 +174,53 @@ pub fn open_beneath(dir: BorrowedFd<'_>, name: &str) -> Result<(File, u64), Look
     }
 }
 
+/// Whether lookups beneath `dir` may be tried from the kernel's caches
+/// on a thread that must never wait ([`stat_cached`], [`open_cached`]):
+/// its file system is a local one (Linux: ext4, XFS, Btrfs, tmpfs, …; a
+/// network or FUSE file system could make even a cached lookup wait for
+/// its server). Portable: never.
+pub fn is_local(dir: BorrowedFd<'_>) -> bool {
+    #[cfg(all(target_os = "linux", not(hftp_portable)))]
+    {
+        linux::is_local(dir)
+    }
+    #[cfg(not(all(target_os = "linux", not(hftp_portable))))]
+    {
+        let _ = dir;
+        false
+    }
+}
+
+/// [`stat_beneath`] answered from the kernel's caches only, never waiting
+/// for a device or a network (Linux: `openat2` with `RESOLVE_CACHED |
+/// RESOLVE_NO_XDEV` added), for a directory [`is_local`] says is local.
+/// `None` when the caches cannot say: then [`stat_beneath`], where
+/// waiting is fine. Portable: always `None`.
+pub fn stat_cached(dir: BorrowedFd<'_>, name: &str) -> Option<Result<Found, Lookup>> {
+    #[cfg(all(target_os = "linux", not(hftp_portable)))]
+    {
+        linux::stat_cached(dir, name)
+    }
+    #[cfg(not(all(target_os = "linux", not(hftp_portable))))]
+    {
+        let _ = (dir, name);
+        None
+    }
+}
+
+/// [`open_beneath`] from the kernel's caches only, as [`stat_cached`].
+pub fn open_cached(dir: BorrowedFd<'_>, name: &str) -> Option<Result<(File, u64), Lookup>> {
+    #[cfg(all(target_os = "linux", not(hftp_portable)))]
+    {
+        linux::open_cached(dir, name)
+    }
+    #[cfg(not(all(target_os = "linux", not(hftp_portable))))]
+    {
+        let _ = (dir, name);
+        None
+    }
+}
+
 /// Lists the directory `dir` (which may be an `O_PATH` handle): each
 /// entry's name, as raw bytes (the caller decides which names are
 /// valid), and what it is, without following links. `.` and `..` are

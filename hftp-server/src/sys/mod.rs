@@ -7,6 +7,9 @@
 //!   `openat`/`fstatat`/`readlinkat`), listing it, its change stamp;
 //!   and reading file bytes only if they are in the page cache (Linux
 //!   `preadv2(RWF_NOWAIT)`; elsewhere: never, the pool reads);
+//! - [`send`]: a file range straight to a socket (`sendfile`) when
+//!   `cachestat` shows it all in the page cache of a local file system;
+//!   elsewhere never (the bytes are read and written);
 //! - [`socket`]: unacknowledged bytes (`SIOCOUTQ`), resetting a connection;
 //! - [`limits`]: the open-files limit;
 //! - [`cpu`]: thread and machine CPU time, for the placement.
@@ -19,8 +22,10 @@
 pub mod confine;
 pub mod cpu;
 pub mod limits;
+pub mod send;
 pub mod socket;
 
 pub use confine::read_nowait;
 pub use cpu::{machine_cpu, thread_cpu};
+pub use send::send_cached;
 pub use socket::{set_abortive_close, unacked};

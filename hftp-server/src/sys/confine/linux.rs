@@ -259,3 +259,69 @@ pub(super) fn read_nowait(file: &File, buf: &mut [u8], offset: u64) -> io::Resul
         }
     }
 }
+
+/// File systems whose lookups and `fstat`s of cached entries never wait
+/// for a device or a network: ext2/3/4, XFS, Btrfs, F2FS, tmpfs, ramfs,
+/// overlayfs (over local layers, as containers use it), ZFS.
+const LOCAL_FILE_SYSTEMS: [i64; 8] = [
+    0xEF53,
+    0x5846_5342,
+    0x9123_683E,
+    0xF2F5_2010,
+    0x0102_1994,
+    0x8584_58F6,
+    0x794C_7630,
+    0x2FC1_2FC1,
+];
+
+/// Linux [`super::is_local`]: `fstatfs` of the directory.
+pub(super) fn is_local(dir: BorrowedFd<'_>) -> bool {
+    #[allow(clippy::unnecessary_cast)]
+    fstatfs(dir).is_ok_and(|fs| LOCAL_FILE_SYSTEMS.contains(&(fs.f_type as i64)))
+}
+
+/// How a name is resolved from the caches only: beneath, not crossing a
+/// mount (another file system might be a network one), and only through
+/// entries the kernel has in its lookup cache (`EAGAIN` otherwise).
+const CACHED: ResolveFlags = BENEATH
+    .union(ResolveFlags::NO_XDEV)
+    .union(ResolveFlags::CACHED);
+
+/// The `O_PATH` lookup of [`find`], from the caches only; `None` when the
+/// caches cannot say (not cached, a mount crossed — `EXDEV`, which is
+/// also what leaving the directory gives: the full lookup decides —, a
+/// kernel without `RESOLVE_CACHED`).
+fn find_cached(dir: BorrowedFd<'_>, name: &str) -> Option<Result<(OwnedFd, Found), Lookup>> {
+    if NO_OPENAT2.load(Ordering::Relaxed) {
+        return None;
+    }
+    let flags = OFlags::PATH | OFlags::CLOEXEC;
+    match openat2(dir, name, flags, Mode::empty(), CACHED) {
+        Ok(fd) => Some(match fstat(&fd) {
+            Ok(stat) => found(&stat).map(|f| (fd, f)).ok_or(Lookup::NotFound),
+            Err(e) => Err(lookup_error(e)),
+        }),
+        Err(Errno::AGAIN | Errno::XDEV | Errno::NOSYS | Errno::INVAL | Errno::INTR) => None,
+        Err(e) => Some(Err(lookup_error(e))),
+    }
+}
+
+/// Linux [`super::stat_cached`].
+pub(super) fn stat_cached(dir: BorrowedFd<'_>, name: &str) -> Option<Result<Found, Lookup>> {
+    Some(find_cached(dir, name)?.map(|(_, found)| found))
+}
+
+/// Linux [`super::open_cached`]: the reopen through `/proc/self/fd` never
+/// waits (procfs is in memory, and the inode is cached); without a usable
+/// procfs, `None`.
+pub(super) fn open_cached(dir: BorrowedFd<'_>, name: &str) -> Option<Result<(File, u64), Lookup>> {
+    let (path, found) = match find_cached(dir, name)? {
+        Ok(found) => found,
+        Err(e) => return Some(Err(e)),
+    };
+    match reopen(&path) {
+        Ok(Some(file)) => Some(checked(file, &found)),
+        Ok(None) => None,
+        Err(e) => Some(Err(e)),
+    }
+}
