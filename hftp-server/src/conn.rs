@@ -148,20 +148,33 @@ impl Conn {
                 // A raw slice's bytes go straight from the page cache to
                 // the socket when that cannot wait.
                 if let FileRequest::Send { file, offset, len } = request {
-                    if self.writable {
-                        match sys::send_cached(&self.stream, file, offset, len) {
-                            Ok(Some(n)) => {
-                                self.session.handle_file_reply(FileReply::Sent(n), now);
-                                moved = true;
-                                continue;
-                            }
-                            Ok(None) => {}
-                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                                self.writable = false;
-                            }
-                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                            Err(e) => return Some(Ended::Io(e)),
+                    if !self.writable {
+                        // Nothing sent now: asked again when writable.
+                        self.session.handle_file_reply(FileReply::Sent(0), now);
+                        break;
+                    }
+                    match sys::send_cached(&self.stream, file, offset, len) {
+                        Ok(Some(n)) => {
+                            // 0: the file ends there (it shrank).
+                            let reply = match n {
+                                0 => FileReply::Data(&[]),
+                                n => FileReply::Sent(n),
+                            };
+                            self.session.handle_file_reply(reply, now);
+                            moved = true;
+                            continue;
                         }
+                        Ok(None) => {}
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            self.writable = false;
+                            self.session.handle_file_reply(FileReply::Sent(0), now);
+                            break;
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                            self.session.handle_file_reply(FileReply::Sent(0), now);
+                            continue;
+                        }
+                        Err(e) => return Some(Ended::Io(e)),
                     }
                 }
                 let started = shared

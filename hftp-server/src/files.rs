@@ -91,8 +91,9 @@ pub enum FileReply<'a, F> {
     },
     /// Bytes read: empty means the end of the file.
     Data(&'a [u8]),
-    /// For [`FileRequest::Send`]: this many bytes were put on the socket
-    /// (`0`: the file ended first).
+    /// For [`FileRequest::Send`]: this many bytes were put on the socket;
+    /// `0`: none now (the socket is full), ask again. (The end of the
+    /// file is an empty [`FileReply::Data`].)
     Sent(usize),
     /// The name is not a published file.
     NotFound,

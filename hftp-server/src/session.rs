@@ -662,7 +662,7 @@ impl<F> Session<F> {
             .as_ref()
             .is_some_and(|a| now >= a.at + self.config.fs_timeout)
         {
-            self.give_up_on_files();
+            self.give_up_on_files(now);
         } else if self.request_deadline().is_some_and(|t| now >= t) {
             self.close(Reason::RequestTimeout, false);
         } else if self.idle_deadline().is_some_and(|t| now >= t) {
@@ -698,10 +698,13 @@ impl<F> Session<F> {
     /// The file system did not answer in time: the request is answered
     /// `199`, or, in the middle of a slice (its status sent already), the
     /// connection is reset. A reply that comes later is ignored.
-    fn give_up_on_files(&mut self) {
+    fn give_up_on_files(&mut self, now: Instant) {
         let Some(asked) = self.asked.take() else {
             return;
         };
+        // The wait was the server's: the idle timeout starts again now, so
+        // that the `199` is not dropped by an idle close due meanwhile.
+        self.fs_answered = now;
         tracing::warn!(
             "the file system did not answer within {:?}; answering 199",
             self.config.fs_timeout
@@ -754,10 +757,11 @@ impl<F> Session<F> {
         }
     }
 
-    /// `n` bytes of the raw slice in flight went onto the socket.
+    /// `n` bytes of the raw slice in flight went onto the socket (`0`:
+    /// none yet; the next is asked when the session is driven again).
     fn handle_sent(&mut self, n: usize, now: Instant) {
         if n == 0 {
-            return self.close(Reason::FileShrank, true);
+            return;
         }
         if let Some(Job::Raw {
             offset, remaining, ..
