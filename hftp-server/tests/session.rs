@@ -165,7 +165,6 @@ impl Rig {
                     self.unanswered += 1;
                 } else if let Some((file, offset, len)) = send {
                     // As `sendfile`: straight from the file to the socket.
-                    drop(request);
                     assert_eq!(self.session.queued(), 0, "a send with bytes queued");
                     let content = file.borrow();
                     let start = (offset as usize).min(content.len());
