@@ -1345,8 +1345,12 @@ impl Run {
         if self.sent.len() >= SENT_CAP {
             self.stopped = true;
         }
-        self.fs_quiet_since = self.clock;
-        self.last_activity = self.clock;
+        // Only a reply that made the session wait restarts its idle
+        // timeout; one given at once (same instant) is no one's progress.
+        if self.clock > held.at {
+            self.fs_quiet_since = self.clock;
+            self.last_activity = self.clock;
+        }
         self.answers += 1;
         match (&held.asked, said) {
             (_, Said::Fault(reason)) => self.note_fault(&held, reason, false),

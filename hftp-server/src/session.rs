@@ -276,8 +276,9 @@ pub struct Session<F> {
     shutting_down: bool,
     /// When the peer last did something: sent a byte, or acknowledged one.
     last_progress: Instant,
-    /// When the file system last answered: the idle timeout does not run
-    /// while the session waits for it, and starts again from its answer.
+    /// When the file system last answered a request it made the session
+    /// wait for: the idle timeout does not run while the session waits,
+    /// and starts again from the answer.
     fs_answered: Instant,
     line_started: Option<Instant>,
     /// Bytes handed to the socket so far.
@@ -523,7 +524,12 @@ impl<F> Session<F> {
         let Some(asked) = self.asked.take_if(|a| a.polled) else {
             return;
         };
-        self.fs_answered = now;
+        // A reply that came later than the request: the idle timeout,
+        // which did not run meanwhile, starts again from it. One given at
+        // once (from a cache) changes nothing: the peer did nothing.
+        if now > asked.at {
+            self.fs_answered = now;
+        }
         let out = self.out.append();
         match (asked.what, reply) {
             (Wanted::Send { len }, FileReply::Sent(n)) => self.handle_sent(n.min(len), now),

@@ -155,7 +155,7 @@ impl Rig {
                 let in_flight = self.wire.len() - self.acked;
                 let room = self.socket_room.saturating_sub(in_flight).min(per_write);
                 let send = match &request {
-                    FileRequest::Send { file, offset, len } if self.sendfile && room > 0 => {
+                    FileRequest::Send { file, offset, len } if self.sendfile => {
                         Some((Rc::clone(file), *offset, *len))
                     }
                     _ => None,
@@ -163,6 +163,7 @@ impl Rig {
                 if hangs {
                     // A file system that never answers: nothing comes back.
                     self.unanswered += 1;
+                    moved = true;
                 } else if let Some((file, offset, len)) = send {
                     // As `sendfile`: straight from the file to the socket.
                     assert_eq!(self.session.queued(), 0, "a send with bytes queued");
@@ -172,17 +173,23 @@ impl Rig {
                     self.wire.extend_from_slice(&content[start..start + n]);
                     drop(content);
                     written += n;
+                    // As the server: a full socket is "not now" (`Sent(0)`),
+                    // the end of the file an empty read.
                     let reply = match n {
+                        0 if room == 0 => hftp_server::files::FileReply::Sent(0),
                         0 => hftp_server::files::FileReply::Data(&[]),
                         n => hftp_server::files::FileReply::Sent(n),
                     };
                     self.session.handle_file_reply(reply, self.now);
+                    // "Not now" moves nothing: wait for room, as a
+                    // connection waits for writability.
+                    moved |= n > 0 || room > 0;
                 } else {
                     let reply = perform(&self.files, request, &mut self.scratch);
                     self.session.handle_file_reply(reply, self.now);
+                    moved = true;
                 }
                 self.observe();
-                moved = true;
             }
             if !self.to_send.is_empty() && self.session.wants_input() {
                 let n = self.to_send.len().min(read);
@@ -908,4 +915,33 @@ fn raw_slices_sent_straight_from_the_file_arrive_whole_and_in_order() {
             abort: true
         })
     );
+}
+
+/// Answers given at once (from a cache: a raw send on a full socket says
+/// "not now" again and again) are not the peer's progress: a client that
+/// stops reading a raw slice is still closed at the idle timeout.
+#[test]
+fn replies_given_at_once_do_not_hold_off_the_idle_timeout() {
+    let data = pattern(4 << 20, 2);
+    let mut rig = Rig::slice_of(Rig::config(2, 30), &data, true);
+    rig.sendfile = true;
+    // One turn takes the socket as far as the turn budget goes; then the
+    // socket is full for good.
+    rig.turn(usize::MAX, 16 * 1024);
+    rig.socket_room = rig.in_flight();
+    rig.turn(usize::MAX, 16 * 1024);
+    assert!(rig.closed().is_none());
+    assert_eq!(rig.session.queued(), 0, "sent straight, nothing queued");
+    assert!(rig.wire.len() < data.len());
+    // The socket stays full: each turn asks to send, and is told "not now".
+    let begun = rig.now;
+    loop {
+        rig.turn(usize::MAX, 16 * 1024);
+        if rig.closed().is_some() {
+            break;
+        }
+        assert!(rig.now - begun < Duration::from_secs(5), "never closed");
+        rig.advance(Duration::from_millis(50));
+    }
+    assert_eq!(rig.closed().map(|c| c.reason), Some(Reason::Idle));
 }
