@@ -187,19 +187,11 @@ impl FileService {
                         Err(lookup) => lookup.into(),
                     });
                 }
-                let name = name.as_str().to_owned();
-                let published = Arc::clone(&self.published);
-                self.pool.submit(Some(&name.clone()), deadline, move |ran| {
-                    if !ran {
-                        return deliver(timed_out());
-                    }
-                    let Ok(name) = hftp_proto::FileName::new(&name) else {
-                        return deliver(Reply::NotFound);
-                    };
-                    deliver(match published.size(name) {
+                self.lookup_on_pool(name, deadline, deliver, |published, name| {
+                    match published.size(name) {
                         Ok(size) => Reply::Size(size),
                         Err(lookup) => lookup.into(),
-                    })
+                    }
                 });
             }
             FileRequest::Open(name) => {
@@ -212,28 +204,19 @@ impl FileService {
                         Err(lookup) => lookup.into(),
                     });
                 }
-                let name = name.as_str().to_owned();
-                let published = Arc::clone(&self.published);
-                self.pool.submit(Some(&name.clone()), deadline, move |ran| {
-                    if !ran {
-                        return deliver(timed_out());
-                    }
-                    let Ok(name) = hftp_proto::FileName::new(&name) else {
-                        return deliver(Reply::NotFound);
-                    };
-                    deliver(loop {
-                        match published.open(name) {
-                            Ok((file, size)) => break Reply::Opened(Arc::new(file), size),
-                            // Out of descriptors (the budget leaves room,
-                            // so only briefly): wait rather than fail.
-                            Err(Lookup::Io(e))
-                                if is_fd_shortage(&e) && Instant::now() + FD_RETRY < deadline =>
-                            {
-                                std::thread::sleep(FD_RETRY);
-                            }
-                            Err(lookup) => break lookup.into(),
+                self.lookup_on_pool(name, deadline, deliver, move |published, name| loop {
+                    match published.open(name) {
+                        Ok((file, size)) => break Reply::Opened(Arc::new(file), size),
+                        // Out of descriptors (the budget leaves room, so
+                        // only briefly): wait rather than fail.
+                        Err(Lookup::Io(e))
+                            if sys::limits::is_out_of_descriptors(&e)
+                                && Instant::now() + FD_RETRY < deadline =>
+                        {
+                            std::thread::sleep(FD_RETRY);
                         }
-                    })
+                        Err(lookup) => break lookup.into(),
+                    }
                 });
             }
             FileRequest::Read { file, offset, len } | FileRequest::Send { file, offset, len } => {
@@ -269,13 +252,35 @@ impl FileService {
     }
 }
 
+impl FileService {
+    /// Runs the lookup `work` of `name` on the pool (keyed by the name, so
+    /// that one stuck name holds one thread), and hands its reply, or a
+    /// time-out if it could not run, to `deliver`.
+    fn lookup_on_pool(
+        &self,
+        name: hftp_proto::FileName<'_>,
+        deadline: Instant,
+        deliver: impl FnOnce(Reply) + Send + 'static,
+        work: impl FnOnce(&Published, hftp_proto::FileName<'_>) -> Reply + Send + 'static,
+    ) {
+        let name = name.as_str().to_owned();
+        let published = Arc::clone(&self.published);
+        self.pool.submit(Some(&name.clone()), deadline, move |ran| {
+            if !ran {
+                return deliver(timed_out());
+            }
+            // Checked when the request was decoded.
+            match hftp_proto::FileName::new(&name) {
+                Ok(name) => deliver(work(&published, name)),
+                Err(_) => deliver(Reply::NotFound),
+            }
+        });
+    }
+}
+
 fn timed_out() -> Reply {
     Reply::Failed(io::Error::new(
         io::ErrorKind::TimedOut,
         "the file system did not answer in time",
     ))
-}
-
-fn is_fd_shortage(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
 }

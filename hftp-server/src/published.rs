@@ -301,9 +301,7 @@ impl Published {
         match lookup(fd.as_fd())? {
             Err(Lookup::NotFound) if deleted(&fd) => None,
             // Out of descriptors: the pool waits for one.
-            Err(Lookup::Io(e)) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
-                None
-            }
+            Err(Lookup::Io(e)) if crate::sys::limits::is_out_of_descriptors(&e) => None,
             other => Some(other),
         }
     }

@@ -24,6 +24,12 @@ pub fn raise_open_files() -> Option<u64> {
     open_files()
 }
 
+/// Whether `e` says the process (`EMFILE`) or the system (`ENFILE`) is
+/// out of file descriptors: worth waiting for one.
+pub fn is_out_of_descriptors(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
