@@ -12,8 +12,8 @@
 //! - [`Listing`] is a listing's encoded body, cheap to clone: the server
 //!   shares one snapshot between every connection that lists.
 //!
-//! The server's own directory is the published directory on disk
-//! ([`crate::published`]).
+//! The server's own directory is the published directory on disk, served
+//! through a pool of threads that may block.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

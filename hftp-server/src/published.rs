@@ -13,14 +13,14 @@
 use std::fs::{self, File};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use hftp_proto::FileName;
 
-use crate::files::{Files, Lookup};
+use crate::files::Lookup;
 use crate::sys::confine::{self, Kind, Stamp};
 
 /// How long a check that the handle is still the directory at the path
@@ -325,24 +325,83 @@ pub struct Scan {
     pub stamp: Stamp,
 }
 
-/// The session's view: the published directory on disk. Open files are
-/// shared (`Arc`) so that reads can run on any thread.
-impl Files for Published {
-    type File = Arc<File>;
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    fn list(&self) -> io::Result<Vec<String>> {
-        self.scan().map(|scan| scan.names)
+    fn name(s: &str) -> FileName<'_> {
+        FileName::new(s).unwrap()
     }
 
-    fn size(&self, name: FileName<'_>) -> Result<u64, Lookup> {
-        Published::size(self, name)
+    #[test]
+    fn lists_and_confines() {
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("secret"), b"s").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::write(root.join("b.txt"), b"bb").unwrap();
+        fs::write(root.join("a.txt"), b"a").unwrap();
+        fs::write(root.join("with space"), b"x").unwrap();
+        fs::create_dir(root.join("sub")).unwrap();
+        std::os::unix::fs::symlink("a.txt", root.join("link-in")).unwrap();
+        std::os::unix::fs::symlink(root.join("a.txt"), root.join("link-abs")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret"), root.join("link-out")).unwrap();
+        std::os::unix::fs::symlink("sub", root.join("link-dir")).unwrap();
+
+        let p = Published::new(root).unwrap();
+        assert_eq!(p.scan().unwrap().names, ["a.txt", "b.txt", "link-in"]);
+        assert_eq!(p.open(name("b.txt")).unwrap().1, 2);
+        assert_eq!(p.open(name("link-in")).unwrap().1, 1);
+        assert_eq!(p.size(name("link-in")).unwrap(), 1);
+        for missing in ["nope", "sub", "link-out", "link-dir", "link-abs"] {
+            assert!(
+                matches!(p.open(name(missing)), Err(Lookup::NotFound)),
+                "{missing}"
+            );
+            assert!(
+                matches!(p.size(name(missing)), Err(Lookup::NotFound)),
+                "{missing}"
+            );
+        }
+        // The cached lookups agree, where they answer.
+        std::thread::sleep(Duration::from_millis(1));
+        let _ = p.size(name("a.txt"));
+        for (n, size) in [("a.txt", Some(1)), ("link-in", Some(1)), ("nope", None)] {
+            if let Some(result) = p.size_cached(name(n)) {
+                assert_eq!(result.ok(), size, "{n}");
+            }
+        }
     }
 
-    fn open(&self, name: FileName<'_>) -> Result<(Arc<File>, u64), Lookup> {
-        Published::open(self, name).map(|(file, size)| (Arc::new(file), size))
-    }
-
-    fn read_at(&self, file: &Arc<File>, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        file.read_at(buf, offset)
+    #[test]
+    fn a_directory_made_again_is_served_at_once_and_one_moved_away_is_let_go() {
+        let parent = tempfile::tempdir().unwrap();
+        let root = parent.path().join("pub");
+        fs::create_dir(&root).unwrap();
+        fs::write(root.join("a"), b"a").unwrap();
+        let p = Published::new(&root).unwrap();
+        assert_eq!(p.size(name("a")).unwrap(), 1);
+        // Deleted and made again: served at once (a name not found in a
+        // deleted directory looks again at the path).
+        fs::remove_dir_all(&root).unwrap();
+        fs::create_dir(&root).unwrap();
+        fs::write(root.join("b"), b"bb").unwrap();
+        assert_eq!(p.size(name("b")).unwrap(), 2);
+        assert_eq!(p.scan().unwrap().names, ["b"]);
+        // Moved away, another made: let go within the recheck time.
+        fs::rename(&root, parent.path().join("old")).unwrap();
+        fs::create_dir(&root).unwrap();
+        fs::write(root.join("b"), b"new").unwrap();
+        std::thread::sleep(RECHECK + Duration::from_millis(20));
+        assert_eq!(p.size(name("b")).unwrap(), 3);
+        // Swapped for a symlink to elsewhere: nothing there is served.
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("secret"), b"s").unwrap();
+        fs::remove_dir_all(&root).unwrap();
+        std::os::unix::fs::symlink(outside.path(), &root).unwrap();
+        std::thread::sleep(RECHECK + Duration::from_millis(20));
+        assert!(matches!(p.size(name("secret")), Err(Lookup::NotFound)));
+        assert!(matches!(p.open(name("secret")), Err(Lookup::NotFound)));
+        assert!(p.scan().is_err());
     }
 }
