@@ -43,11 +43,7 @@ fn help_arrived(c: &mut Conn, which: &str) -> bool {
         match c.fill() {
             Ok(0) => panic!("{which}: closed by the server while it waited"),
             Ok(_) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) => {}
+            Err(e) if read_timed_out(&e) => {}
             Err(e) => panic!("{which}: {e} while it waited"),
         }
         c.set_read_timeout(IO_TIMEOUT);
@@ -223,11 +219,7 @@ fn try_help(server: &Server, source: &str, within: Duration) -> Result<Conn, Str
                 return Ok(c);
             }
             Ok(_) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) => {}
+            Err(e) if read_timed_out(&e) => {}
             Err(e) => return Err(format!("{e} after {} bytes", c.buffered())),
         }
     }

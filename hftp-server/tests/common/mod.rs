@@ -32,6 +32,14 @@ pub fn server_bin() -> String {
         .unwrap_or_else(|| BIN.to_owned())
 }
 
+/// Whether a read failed only because its timeout passed.
+pub fn read_timed_out(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
 /// The `help` response.
 pub const HELP: &[u8] =
     b"0 OK\r\nget_file_listing\r\nget_metadata\r\nget_slice\r\nquit\r\nhelp\r\n\r\n";
@@ -531,11 +539,7 @@ impl Conn {
             match self.fill() {
                 Ok(0) => return (self.take_buffered(), true, begun.elapsed()),
                 Ok(_) => {}
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) => {}
+                Err(e) if read_timed_out(&e) => {}
                 Err(_) => return (self.take_buffered(), true, begun.elapsed()),
             }
         }

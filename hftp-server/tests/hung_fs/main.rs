@@ -261,11 +261,7 @@ fn read_reply(c: &mut Conn, within: Duration, complete: impl Fn(&[u8]) -> bool) 
             }
             Ok(n) => bytes.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) => {}
+            Err(e) if common::read_timed_out(&e) => {}
             Err(_) => {
                 return Reply {
                     bytes,
