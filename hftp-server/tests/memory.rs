@@ -154,3 +154,46 @@ fn a_1_gib_raw_slice_and_a_256_mib_base64_slice_stream_in_bounded_memory() {
         "RSS grew from {base} KiB to {peak} KiB"
     );
 }
+
+/// A hundred clients that ask for a large listing and never read it cost
+/// the server one shared snapshot, not a listing each (HFTP.md §4:
+/// bounded memory per connection).
+#[test]
+fn a_hundred_unread_listings_share_one_snapshot() {
+    const FILES: usize = 20_000;
+    let server = start_with(Options::default(), |dir| {
+        for i in 0..FILES {
+            std::fs::File::create(
+                dir.join(format!("file-{i:06}-abcdefghijklmnopqrstuvwxyz0123.dat")),
+            )
+            .unwrap();
+        }
+    });
+    // One listing read whole: the snapshot exists (and the allocator has
+    // what building it took).
+    let mut first = server.connect();
+    first.send(b"get_file_listing\r\n");
+    first.expect("0 OK");
+    assert_eq!(first.items().len(), FILES);
+    let before = baseline(&server);
+    let mut idle = Vec::new();
+    for _ in 0..100 {
+        let mut c = server.connect_small_rcvbuf(4096);
+        c.send(b"get_file_listing\r\n");
+        idle.push(c);
+    }
+    // Let every one of them be answered as far as its socket allows.
+    thread::sleep(Duration::from_secs(3));
+    let after = server.rss_kib();
+    let grew = after.saturating_sub(before);
+    eprintln!(
+        "100 unread listings of {FILES} names: RSS {before} KiB -> {after} KiB (+{grew} KiB)"
+    );
+    // One listing is ~1 MiB of bytes and, built per connection, several
+    // MiB of names: 100 of them would be hundreds of MiB.
+    assert!(grew < 16 * 1024, "RSS grew by {grew} KiB");
+    // They still get the whole listing when they read.
+    let mut c = idle.remove(0);
+    c.expect("0 OK");
+    assert_eq!(c.items().len(), FILES);
+}
