@@ -427,7 +427,7 @@ impl<F> Session<F> {
         if matches!(self.state, State::Closed(_)) {
             return None;
         }
-        while self.budget > 0 && !self.out.is_full() && self.produce(now) {}
+        self.produce_while_room(now);
         if !self.out.is_empty() {
             return Some(Transmit::Bytes(self.out.unsent()));
         }
@@ -489,7 +489,7 @@ impl<F> Session<F> {
         if matches!(self.state, State::Closed(_)) {
             return None;
         }
-        while self.budget > 0 && !self.out.is_full() && self.produce(now) {}
+        self.produce_while_room(now);
         let asked = self.asked.as_mut().filter(|a| !a.polled)?;
         asked.polled = true;
         Some(match &asked.what {
@@ -839,6 +839,12 @@ impl<F> Session<F> {
             }
             _ => {}
         }
+    }
+
+    /// Produces (and answers held input) while the turn and the queue
+    /// allow, until something must wait.
+    fn produce_while_room(&mut self, now: Instant) {
+        while self.budget > 0 && !self.out.is_full() && self.produce(now) {}
     }
 
     /// Produces the next part of the response in flight into the queue,
