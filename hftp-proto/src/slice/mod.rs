@@ -1,5 +1,10 @@
 //! The base64 slice line (HFTP.md §3, `get_slice`), encoded incrementally.
 //!
+//! This module owns base64 slices both ways: the encoder servers use
+//! ([`SliceEncoder`], [`encode_line`]) here, and the streaming decoder
+//! behind [`ResponseDecoder`](crate::ResponseDecoder) in the crate-private
+//! `decode` submodule.
+//!
 //! A server streams a slice from the file in chunks of whatever size its
 //! reads return; [`SliceEncoder`] turns them into one base64 line (standard
 //! alphabet, `=` padding, no line breaks, CRLF at the end) that is
@@ -9,6 +14,8 @@
 
 use base64_simd::{Out, STANDARD};
 use thiserror::Error;
+
+pub(crate) mod decode;
 
 /// Misuse of a [`SliceEncoder`]: more or fewer bytes than the slice holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
