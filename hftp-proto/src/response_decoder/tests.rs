@@ -777,51 +777,6 @@ fn expect_for_request() {
     );
 }
 
-/// Bulk decoding speed; run with
-/// `cargo test --release -p hftp-proto --lib throughput -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn throughput() {
-    let payload: Vec<u8> = (0..64u32 << 20)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect();
-    let mut wire = b"0 OK\r\n".to_vec();
-    wire.extend_from_slice(STANDARD.encode_to_string(&payload).as_bytes());
-    wire.extend_from_slice(b"\r\n");
-    for (chunk, out_len) in [
-        (256 << 10, 64 << 10),
-        (1 << 20, 1 << 20),
-        (64 << 10, 256 << 10),
-    ] {
-        let mut out = vec![0u8; out_len];
-        let start = std::time::Instant::now();
-        let rounds = 5;
-        for _ in 0..rounds {
-            let mut dec = decoder(&[Expect::Slice {
-                size: payload.len() as u64,
-            }]);
-            let mut total = 0;
-            for piece in wire.chunks(chunk) {
-                let mut rest = piece;
-                while !rest.is_empty() {
-                    let d = dec.decode(rest, &mut out).unwrap();
-                    rest = &rest[d.consumed..];
-                    if let Some(Event::Data(n)) = d.event {
-                        total += n;
-                    }
-                }
-            }
-            assert_eq!(total, payload.len());
-            assert_eq!(dec.decode(b"", &mut out).unwrap().event, Some(Event::End));
-        }
-        let secs = start.elapsed().as_secs_f64();
-        println!(
-            "chunk {chunk}, out {out_len}: {:.2} GB/s of payload",
-            (rounds * payload.len()) as f64 / secs / 1e9
-        );
-    }
-}
-
 fn any_expect() -> impl Strategy<Value = Expect> {
     let size = prop_oneof![0u64..8, 0u64..300, Just(u64::MAX)];
     prop_oneof![
