@@ -30,7 +30,7 @@
 
 use arbitrary::Arbitrary;
 use hftp_proto::response_decoder::MAX_LINE;
-use hftp_proto::{Event, Expect, FileName, Response, ResponseDecoder, ResponseError, Status};
+use hftp_proto::{Expect, FileName, OwnedEvent, Response, ResponseDecoder, ResponseError, Status};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
@@ -114,19 +114,23 @@ struct Input {
     direct: bool,
 }
 
-/// An owned event, payload bytes instead of counts, consecutive `Data`
-/// merged.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Ev {
-    Status(u16, String),
-    Item(String),
-    Size(u64),
-    Data(Vec<u8>),
-    End,
+/// An event as a run collects it, owned, and for `Data` the payload bytes
+/// it counts (consecutive `Data` events merged into one).
+type Seen = (OwnedEvent, Vec<u8>);
+
+fn seen(event: OwnedEvent) -> Seen {
+    (event, Vec::new())
+}
+
+fn status(code: u16, text: &str) -> Seen {
+    seen(OwnedEvent::Status {
+        code,
+        text: text.to_owned(),
+    })
 }
 
 struct Run {
-    events: Vec<Ev>,
+    events: Vec<Seen>,
     error: Option<ResponseError>,
     pending: usize,
     retained: usize,
@@ -159,24 +163,24 @@ fn base64(data: &[u8]) -> Vec<u8> {
 
 /// Encodes `responses`; returns the wire bytes, the expectations, and the
 /// events a correct decoder yields.
-fn encode(responses: &[Resp]) -> (Vec<u8>, Vec<Expect>, Vec<Ev>) {
+fn encode(responses: &[Resp]) -> (Vec<u8>, Vec<Expect>, Vec<Seen>) {
     let mut wire = Vec::new();
     let mut expects = Vec::new();
     let mut events = Vec::new();
-    let ok = || Ev::Status(0, "OK".to_owned());
-    let data = |events: &mut Vec<Ev>, d: &[u8]| {
+    let ok = || status(0, "OK");
+    let data = |events: &mut Vec<Seen>, d: &[u8]| {
         if !d.is_empty() {
-            events.push(Ev::Data(d.to_vec()));
+            push_data(events, d);
         }
     };
     for r in responses {
         match r {
-            Resp::Error { status, to } => {
+            Resp::Error { status: pick, to } => {
                 let errors = &Status::ALL[1..];
-                let s = errors[usize::from(*status) % errors.len()];
+                let s = errors[usize::from(*pick) % errors.len()];
                 Response::Status(s).encode(&mut wire);
                 expects.push(to.get());
-                events.push(Ev::Status(s.code(), s.text().to_owned()));
+                events.push(status(s.code(), s.text()));
             }
             Resp::QuitOk => {
                 Response::Status(Status::Ok).encode(&mut wire);
@@ -192,12 +196,16 @@ fn encode(responses: &[Resp]) -> (Vec<u8>, Vec<Expect>, Vec<Ev>) {
                 Response::Listing(&names).encode(&mut wire);
                 expects.push(Expect::Listing);
                 events.push(ok());
-                events.extend(names.iter().map(|n| Ev::Item(n.as_str().to_owned())));
+                events.extend(
+                    names
+                        .iter()
+                        .map(|n| seen(OwnedEvent::Item(n.as_str().to_owned()))),
+                );
             }
             Resp::Metadata(n) => {
                 Response::Metadata(*n).encode(&mut wire);
                 expects.push(Expect::Metadata);
-                events.extend([ok(), Ev::Size(*n)]);
+                events.extend([ok(), seen(OwnedEvent::Size(*n))]);
             }
             Resp::Slice(d) => {
                 Response::Slice(d).encode(&mut wire);
@@ -256,11 +264,11 @@ fn encode(responses: &[Resp]) -> (Vec<u8>, Vec<Expect>, Vec<Ev>) {
                 events.extend(
                     hftp_proto::Command::ALL
                         .iter()
-                        .map(|c| Ev::Item(c.name().to_owned())),
+                        .map(|c| seen(OwnedEvent::Item(c.name().to_owned()))),
                 );
             }
         }
-        events.push(Ev::End);
+        events.push(seen(OwnedEvent::End));
     }
     (wire, expects, events)
 }
@@ -358,7 +366,7 @@ fn drive(
     outs: &[u8],
     out_buf: &mut [u8],
     calls: &mut usize,
-    events: &mut Vec<Ev>,
+    events: &mut Vec<Seen>,
 ) -> Result<(), ResponseError> {
     let mut rest = chunk;
     let limit = 4 * chunk.len() + 4096;
@@ -383,17 +391,10 @@ fn drive(
             "consumed {consumed} of {}",
             rest.len()
         );
-        let ev = match step.event {
-            None => None,
-            Some(Event::Status { code, text }) => Some(Ev::Status(code, text.to_owned())),
-            Some(Event::Item(s)) => Some(Ev::Item(s.to_owned())),
-            Some(Event::Size(n)) => Some(Ev::Size(n)),
-            Some(Event::Data(n)) => {
-                assert!(n >= 1 && n <= out_len, "Data({n}) with out of {out_len}");
-                Some(Ev::Data(out[..n].to_vec()))
-            }
-            Some(Event::End) => Some(Ev::End),
-        };
+        let ev = step.event.map(OwnedEvent::from);
+        if let Some(OwnedEvent::Data(n)) = ev {
+            assert!(n >= 1 && n <= out_len, "Data({n}) with out of {out_len}");
+        }
         assert!(
             dec.retained() <= MAX_LINE + 1,
             "retained {} > MAX_LINE + 1",
@@ -401,8 +402,8 @@ fn drive(
         );
         rest = &rest[consumed..];
         match ev {
-            Some(Ev::Data(d)) => push_data(events, &d),
-            Some(e) => events.push(e),
+            Some(OwnedEvent::Data(n)) => push_data(events, &out[..n]),
+            Some(e) => events.push(seen(e)),
             None if rest.is_empty() => return Ok(()),
             None => assert!(
                 consumed > 0,
@@ -414,20 +415,23 @@ fn drive(
 }
 
 /// Appends payload, merged with the payload event before it if any.
-fn push_data(events: &mut Vec<Ev>, d: &[u8]) {
+fn push_data(events: &mut Vec<Seen>, d: &[u8]) {
     match events.last_mut() {
-        Some(Ev::Data(prev)) => prev.extend_from_slice(d),
-        _ => events.push(Ev::Data(d.to_vec())),
+        Some((OwnedEvent::Data(n), prev)) => {
+            *n += d.len();
+            prev.extend_from_slice(d);
+        }
+        _ => events.push((OwnedEvent::Data(d.len()), d.to_vec())),
     }
 }
 
 /// Chunked and whole runs of the same stream must agree.
 fn check_consistent(whole: &Run, split: &Run, what: &str) {
     assert_eq!(whole.error, split.error, "{what}: error, whole vs chunked");
-    let strip = |r: &Run| -> Vec<Ev> {
+    let strip = |r: &Run| -> Vec<Seen> {
         r.events
             .iter()
-            .filter(|e| !matches!(e, Ev::Data(_)))
+            .filter(|(e, _)| !matches!(e, OwnedEvent::Data(_)))
             .cloned()
             .collect()
     };
@@ -450,14 +454,7 @@ fn check_consistent(whole: &Run, split: &Run, what: &str) {
         let data = |r: &Run| -> Vec<u8> {
             r.events
                 .iter()
-                .filter_map(|e| {
-                    if let Ev::Data(d) = e {
-                        Some(d.clone())
-                    } else {
-                        None
-                    }
-                })
-                .flatten()
+                .flat_map(|(_, payload)| payload.iter().copied())
                 .collect()
         };
         let (a, b) = (data(whole), data(split));

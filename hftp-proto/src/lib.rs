@@ -150,6 +150,8 @@ pub use parse::parse_line;
 pub use request::{Command, Request, Slice};
 pub use request_decoder::{Decoded, RequestDecoder};
 pub use response::Response;
-pub use response_decoder::{Event, Expect, ResponseDecoded, ResponseDecoder, ResponseError};
+pub use response_decoder::{
+    Event, Expect, OwnedEvent, ResponseDecoded, ResponseDecoder, ResponseError,
+};
 pub use slice::{SliceEncoder, SliceError};
 pub use status::Status;

@@ -20,7 +20,7 @@
 //! Anything else the server sends is reported as a [`ResponseError`], which
 //! is terminal.
 //!
-//! This file owns the decoder's types ([`Expect`], [`Event`],
+//! This file owns the decoder's types ([`Expect`], [`Event`], [`OwnedEvent`],
 //! [`ResponseDecoded`], [`ResponseError`]) and the state machine of
 //! [`ResponseDecoder`], which walks each response from its status line to
 //! its end. Reading and parsing lines is the private `line` submodule's;
@@ -140,6 +140,82 @@ pub enum Event<'a> {
     /// help, after all slice bytes (and the line end of base64), after a
     /// `Size`, after a non-zero status line, after quit's `0 OK`.
     End,
+}
+
+impl Event<'_> {
+    /// The event as an [`OwnedEvent`], which borrows neither the decoder
+    /// nor the input: to keep it past the next call to
+    /// [`ResponseDecoder::decode`]. Same as [`OwnedEvent::from`].
+    pub fn into_owned(self) -> OwnedEvent {
+        match self {
+            Event::Status { code, text } => OwnedEvent::Status {
+                code,
+                text: text.to_owned(),
+            },
+            Event::Item(item) => OwnedEvent::Item(item.to_owned()),
+            Event::Size(size) => OwnedEvent::Size(size),
+            Event::Data(n) => OwnedEvent::Data(n),
+            Event::End => OwnedEvent::End,
+        }
+    }
+}
+
+/// An [`Event`] that owns its text, made with [`Event::into_owned`] or
+/// [`From`]. `Data(n)` still only counts the bytes written to `out[..n]`
+/// by the call that returned it.
+///
+/// ```
+/// use hftp_proto::{Expect, OwnedEvent, ResponseDecoder};
+///
+/// let mut decoder = ResponseDecoder::new();
+/// decoder.expect(Expect::Listing);
+/// let mut input = &b"0 OK\r\nnotes.txt\r\n\r\n"[..];
+/// let mut events = Vec::new();
+/// while decoder.pending() > 0 {
+///     let step = decoder.decode(input, &mut [])?;
+///     input = &input[step.consumed..];
+///     match step.event {
+///         Some(event) => events.push(event.into_owned()),
+///         None => break,
+///     }
+/// }
+/// // The events outlive the decoder and the input.
+/// drop(decoder);
+/// assert_eq!(
+///     events,
+///     [
+///         OwnedEvent::Status { code: 0, text: "OK".to_owned() },
+///         OwnedEvent::Item("notes.txt".to_owned()),
+///         OwnedEvent::End,
+///     ]
+/// );
+/// assert_eq!(OwnedEvent::from(hftp_proto::Event::Size(41)), OwnedEvent::Size(41));
+/// # Ok::<(), hftp_proto::ResponseError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnedEvent {
+    /// [`Event::Status`]: the status code and the text after it.
+    Status {
+        /// The status code; `0` is success.
+        code: u16,
+        /// The text after the code (may be empty).
+        text: String,
+    },
+    /// [`Event::Item`]: a listing file name or a help command name.
+    Item(String),
+    /// [`Event::Size`]: the size line of a metadata response.
+    Size(u64),
+    /// [`Event::Data`]: `n` bytes of slice payload were written to
+    /// `out[..n]`.
+    Data(usize),
+    /// [`Event::End`]: the response is complete.
+    End,
+}
+
+impl From<Event<'_>> for OwnedEvent {
+    fn from(event: Event<'_>) -> Self {
+        event.into_owned()
+    }
 }
 
 /// What one call to [`ResponseDecoder::decode`] did.

@@ -8,44 +8,51 @@ use proptest::prelude::*;
 use super::*;
 use crate::Request;
 
-/// An owned event, with the payload bytes instead of their count.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Ev {
-    Status(u16, String),
-    Item(String),
-    Size(u64),
-    Data(Vec<u8>),
-    End,
+/// An event as the tests collect it, owned, and for `Data` the payload
+/// bytes it counts (consecutive `Data` events merged into one).
+type Seen = (OwnedEvent, Vec<u8>);
+
+fn seen(event: OwnedEvent) -> Seen {
+    (event, Vec::new())
 }
 
-fn status(code: u16, text: &str) -> Ev {
-    Ev::Status(code, text.to_owned())
+fn status(code: u16, text: &str) -> Seen {
+    seen(OwnedEvent::Status {
+        code,
+        text: text.to_owned(),
+    })
 }
 
-fn item(s: &str) -> Ev {
-    Ev::Item(s.to_owned())
+fn item(s: &str) -> Seen {
+    seen(OwnedEvent::Item(s.to_owned()))
 }
 
-fn data(d: &[u8]) -> Ev {
-    Ev::Data(d.to_vec())
+fn size(n: u64) -> Seen {
+    seen(OwnedEvent::Size(n))
 }
 
-fn push(evs: &mut Vec<Ev>, e: Event<'_>, out: &[u8]) {
-    let ev = match e {
-        Event::Status { code, text } => status(code, text),
-        Event::Item(s) => item(s),
-        Event::Size(n) => Ev::Size(n),
-        Event::Data(n) => {
+fn data(d: &[u8]) -> Seen {
+    (OwnedEvent::Data(d.len()), d.to_vec())
+}
+
+fn end() -> Seen {
+    seen(OwnedEvent::End)
+}
+
+fn push(evs: &mut Vec<Seen>, e: Event<'_>, out: &[u8]) {
+    match e.into_owned() {
+        OwnedEvent::Data(n) => {
             assert!(n > 0 && n <= out.len());
-            if let Some(Ev::Data(d)) = evs.last_mut() {
-                d.extend_from_slice(&out[..n]);
-                return;
+            match evs.last_mut() {
+                Some((OwnedEvent::Data(total), d)) => {
+                    *total += n;
+                    d.extend_from_slice(&out[..n]);
+                }
+                _ => evs.push(data(&out[..n])),
             }
-            data(&out[..n])
         }
-        Event::End => Ev::End,
-    };
-    evs.push(ev);
+        event => evs.push(seen(event)),
+    }
 }
 
 /// Feeds `input` in chunks of `chunk` bytes with an `out` of `out_len`
@@ -56,7 +63,7 @@ fn feed_into(
     input: &[u8],
     chunk: usize,
     out_len: usize,
-    evs: &mut Vec<Ev>,
+    evs: &mut Vec<Seen>,
 ) -> Result<(), ResponseError> {
     let mut out = vec![0u8; out_len];
     let mut pieces: Vec<&[u8]> = input.chunks(chunk.max(1)).collect();
@@ -83,7 +90,7 @@ fn feed(
     input: &[u8],
     chunk: usize,
     out_len: usize,
-) -> Result<Vec<Ev>, ResponseError> {
+) -> Result<Vec<Seen>, ResponseError> {
     let mut evs = Vec::new();
     feed_into(dec, input, chunk, out_len, &mut evs).map(|()| evs)
 }
@@ -98,7 +105,7 @@ fn decoder(expects: &[Expect]) -> ResponseDecoder {
 
 /// Decodes `input` in every chunking (1, 2, 3, 7, whole) with every out
 /// size (1, 2, 3, 4, 5, 64) and checks all give `want`.
-fn check(expects: &[Expect], input: &[u8], want: &[Ev]) {
+fn check(expects: &[Expect], input: &[u8], want: &[Seen]) {
     for chunk in [1, 2, 3, 7, input.len().max(1)] {
         for out_len in [1, 2, 3, 4, 5, 64] {
             let mut dec = decoder(expects);
@@ -146,15 +153,15 @@ fn example_exchange_of_hftp_md() {
         status(0, "OK"),
         item("notes.txt"),
         item("photo.jpg"),
-        Ev::End,
+        end(),
         status(0, "OK"),
-        Ev::Size(41),
-        Ev::End,
+        size(41),
+        end(),
         status(0, "OK"),
         data(b"calor que hace hoy, "),
-        Ev::End,
+        end(),
         status(0, "OK"),
-        Ev::End,
+        end(),
     ];
     check(&expects, wire, &want);
 }
@@ -170,9 +177,9 @@ fn help_and_empty_listing() {
         item("get_slice"),
         item("quit"),
         item("help"),
-        Ev::End,
+        end(),
         status(0, "OK"),
-        Ev::End,
+        end(),
     ];
     check(&[Expect::Help, Expect::Listing], wire, &want);
 }
@@ -205,7 +212,7 @@ fn error_statuses_end_the_response() {
         (65535, "WHATEVER"),
     ] {
         want.push(status(code, text));
-        want.push(Ev::End);
+        want.push(end());
     }
     check(&expects, wire, &want);
 }
@@ -226,7 +233,7 @@ fn liberal_status_lines() {
         (b"7 x\r\n", 7, "x"),
     ];
     for &(line, code, text) in cases {
-        let want = [status(code, text), Ev::End];
+        let want = [status(code, text), end()];
         check(&[Expect::Quit], line, &want);
     }
 }
@@ -277,7 +284,7 @@ fn items_must_be_text() {
         status(0, "OK"),
         item("\u{f1}and\u{fa}.txt"),
         item("with space"),
-        Ev::End,
+        end(),
     ];
     check(&[Expect::Listing], ok, &want);
     check_err(
@@ -308,7 +315,7 @@ fn line_too_long() {
         for chunk in [1000, wire.len()] {
             let mut dec = decoder(&[Expect::Listing]);
             let evs = feed(&mut dec, &wire, chunk, 8).unwrap();
-            assert_eq!(evs[1], Ev::Item("a".repeat(MAX_LINE)));
+            assert_eq!(evs[1], item(&"a".repeat(MAX_LINE)));
             assert_eq!(evs.len(), 3);
         }
     }
@@ -336,11 +343,11 @@ fn metadata_sizes() {
         (b"0 OK\r\n18446744073709551615\r\n", u64::MAX),
         (b"0 OK\r\n000123\r\n", 123),
     ];
-    for &(wire, size) in cases {
+    for &(wire, n) in cases {
         check(
             &[Expect::Metadata],
             wire,
-            &[status(0, "OK"), Ev::Size(size), Ev::End],
+            &[status(0, "OK"), size(n), end()],
         );
     }
     for wire in [
@@ -360,7 +367,7 @@ fn base64_slices() {
     let ok = |size: u64, body: &[u8], payload: &[u8]| {
         let mut wire = b"0 OK\r\n".to_vec();
         wire.extend_from_slice(body);
-        let mut want = vec![status(0, "OK"), data(payload), Ev::End];
+        let mut want = vec![status(0, "OK"), data(payload), end()];
         if payload.is_empty() {
             want.remove(1);
         }
@@ -463,7 +470,7 @@ fn feed_direct(
     wire: &[u8],
     chunk: usize,
     direct: usize,
-) -> Result<Vec<Ev>, ResponseError> {
+) -> Result<Vec<Seen>, ResponseError> {
     let mut evs = Vec::new();
     let mut out = [0u8; 64];
     let mut at = 0;
@@ -497,13 +504,13 @@ fn raw_bodies_read_directly() {
     let want = vec![
         status(0, "OK"),
         data(b"calor que hace hoy, "),
-        Ev::End,
+        end(),
         status(0, "OK"),
-        Ev::Size(41),
-        Ev::End,
+        size(41),
+        end(),
         status(0, "OK"),
         data(b"abc"),
-        Ev::End,
+        end(),
     ];
     let expects = [
         Expect::RawSlice { size: 20 },
@@ -560,7 +567,7 @@ fn raw_slices() {
         if !payload.is_empty() {
             v.push(data(payload));
         }
-        v.push(Ev::End);
+        v.push(end());
         v
     };
     check(
@@ -587,7 +594,7 @@ fn raw_slices() {
     let mut wire = b"0 OK\r\nContent-Length: 20\r\n\r\ncalor que hace hoy, ".to_vec();
     wire.extend_from_slice(b"0 OK\r\n41\r\n");
     let mut w = want(b"calor que hace hoy, ");
-    w.extend([status(0, "OK"), Ev::Size(41), Ev::End]);
+    w.extend([status(0, "OK"), size(41), end()]);
     check(
         &[Expect::RawSlice { size: 20 }, Expect::Metadata],
         &wire,
@@ -643,19 +650,19 @@ fn pipelined_in_one_input() {
     let want = [
         status(0, "OK"),
         data(b"ABC"),
-        Ev::End,
+        end(),
         status(202, "FILE NOT FOUND"),
-        Ev::End,
+        end(),
         status(0, "OK"),
         data(b"xy"),
-        Ev::End,
+        end(),
         status(0, "OK"),
         item("quit"),
-        Ev::End,
+        end(),
         status(0, "OK"),
-        Ev::End,
+        end(),
         status(0, "OK"),
-        Ev::End,
+        end(),
     ];
     check(&expects, wire, &want);
     // One call per event, in order, each borrowing the single input.
