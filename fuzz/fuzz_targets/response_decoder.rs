@@ -20,7 +20,8 @@
 //! 2. every call returns `consumed <= input.len()`, `Data(n)` with
 //!    `1 <= n <= out.len()`, and `retained() <= MAX_LINE + 1`; a call on
 //!    non-empty input consumes or returns an event; the number of calls is
-//!    bounded by the input size (termination); errors are sticky (`Failed`);
+//!    bounded by the input size (termination); errors are sticky (later
+//!    calls return the first error again);
 //! 3. the same stream fed whole (64 KiB `out`) and chunked gives the same
 //!    events and the same error (payload before an error may be cut at a
 //!    different point, so then it is only checked to be a prefix);
@@ -340,9 +341,11 @@ fn feed(
             error = Some(e);
         }
     }
-    if error.is_some() {
+    if let Some(first) = &error {
         let again = dec.decode(b"x", &mut out_buf[..1]);
-        assert_eq!(again, Err(ResponseError::Failed), "errors must be sticky");
+        assert_eq!(again.as_ref(), Err(first), "errors must be sticky");
+        let again = dec.raw_body_received(1);
+        assert_eq!(again.as_ref(), Err(first), "errors must be sticky");
     }
     let bound = 4 * wire.len() + 4 * expects.len() + 2 * nchunks + 16;
     assert!(

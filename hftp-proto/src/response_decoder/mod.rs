@@ -245,8 +245,10 @@ pub struct ResponseDecoded<'a> {
 }
 
 /// Why the server's output could not be decoded. Errors are terminal: once
-/// one is returned, every later call returns [`ResponseError::Failed`] and
-/// the connection should be closed.
+/// [`decode`](ResponseDecoder::decode) or
+/// [`raw_body_received`](ResponseDecoder::raw_body_received) returned one,
+/// every later call to either returns that same first error again, and the
+/// connection should be closed.
 ///
 /// ```
 /// use hftp_proto::{Expect, ResponseDecoder, ResponseError};
@@ -258,7 +260,9 @@ pub struct ResponseDecoded<'a> {
 /// let err = decoder.decode(b"QUJD\r\n", &mut out);
 /// assert_eq!(err, Err(ResponseError::SliceTooLong { expected: 1 }));
 /// assert_eq!(err.unwrap_err().to_string(), "the slice holds more than the 1 bytes requested");
-/// assert_eq!(decoder.decode(b"", &mut out), Err(ResponseError::Failed));
+/// // Sticky: later calls repeat the first error, whatever they are given.
+/// assert_eq!(decoder.decode(b"", &mut out), Err(ResponseError::SliceTooLong { expected: 1 }));
+/// assert_eq!(decoder.raw_body_received(1), Err(ResponseError::SliceTooLong { expected: 1 }));
 /// # Ok::<(), ResponseError>(())
 /// ```
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -331,9 +335,6 @@ pub enum ResponseError {
     /// A raw slice header not followed by an empty line.
     #[error("missing empty line after the Content-Length header of a raw slice")]
     MissingBlankLine,
-    /// The decoder had already returned an error.
-    #[error("the response decoder already failed; close the connection")]
-    Failed,
 }
 
 /// Streaming decoder of HFTP responses, for clients.
@@ -385,7 +386,7 @@ pub struct ResponseDecoder {
     stale: bool,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 enum State {
     /// Waiting for a status line.
     #[default]
@@ -404,8 +405,8 @@ enum State {
     RawBlank { size: u64 },
     /// Copying raw slice bytes.
     RawBody { remaining: u64 },
-    /// An error was returned.
-    Failed,
+    /// This error was returned; every later call returns it again.
+    Failed(ResponseError),
 }
 
 impl ResponseDecoder {
@@ -500,9 +501,9 @@ impl ResponseDecoder {
                 };
                 Ok(())
             }
-            State::Failed => Err(ResponseError::Failed),
+            State::Failed(ref first) => Err(first.clone()),
             _ => {
-                self.state = State::Failed;
+                self.state = State::Failed(ResponseError::UnexpectedData);
                 Err(ResponseError::UnexpectedData)
             }
         }
@@ -539,7 +540,8 @@ impl ResponseDecoder {
         })
     }
 
-    /// One step of [`ResponseDecoder::decode`].
+    /// One step of [`ResponseDecoder::decode`]: returns the first error
+    /// again once there was one, else [`advance`]s and keeps its error.
     fn step<'a>(
         &'a mut self,
         input: &'a [u8],
@@ -557,130 +559,149 @@ impl ResponseDecoder {
             *line = Vec::new();
             *stale = false;
         }
-        // Every error path leaves the decoder failed; success paths restore.
-        let current = std::mem::replace(state, State::Failed);
-        match current {
-            State::Failed => Err(ResponseError::Failed),
-            State::Idle => {
-                let Some(&expect) = queue.front() else {
-                    if input.is_empty() {
-                        *state = State::Idle;
-                        return Ok(none(0));
-                    }
-                    return Err(ResponseError::UnexpectedData);
-                };
-                let (consumed, l) = read_line(line, stale, input)?;
-                let Some(l) = l else {
+        if let State::Failed(first) = state {
+            return Err(first.clone());
+        }
+        let result = advance(state, queue, line, stale, input, out);
+        if let Err(err) = &result {
+            *state = State::Failed(err.clone());
+        }
+        result
+    }
+}
+
+/// The state machine proper: one step from `state` (never
+/// [`State::Failed`]) over `input`. Success paths set the next state; error
+/// paths leave a placeholder, which [`ResponseDecoder::step`] replaces.
+fn advance<'a>(
+    state: &mut State,
+    queue: &mut VecDeque<Expect>,
+    line: &'a mut Vec<u8>,
+    stale: &mut bool,
+    input: &'a [u8],
+    out: &mut [u8],
+) -> Result<ResponseDecoded<'a>, ResponseError> {
+    match std::mem::take(state) {
+        State::Failed(first) => Err(first),
+        State::Idle => {
+            let Some(&expect) = queue.front() else {
+                if input.is_empty() {
                     *state = State::Idle;
-                    return Ok(none(consumed));
-                };
-                let (code, text) = parse_status(l)?;
-                *state = match (code, expect) {
-                    (0, Expect::Listing | Expect::Help) => State::Items,
-                    (0, Expect::Metadata) => State::Size,
-                    (0, Expect::Slice { size }) => State::Base64(Base64::new(size)),
-                    (0, Expect::RawSlice { size }) => State::RawHeader { size },
-                    _ => State::End,
-                };
-                Ok(event(consumed, Event::Status { code, text }))
-            }
-            State::End => {
-                queue.pop_front();
-                *state = State::Idle;
-                Ok(event(0, Event::End))
-            }
-            State::Items => {
-                let (consumed, l) = read_line(line, stale, input)?;
-                match l {
-                    None => {
-                        *state = State::Items;
-                        Ok(none(consumed))
-                    }
-                    Some([]) => {
-                        queue.pop_front();
-                        *state = State::Idle;
-                        Ok(event(consumed, Event::End))
-                    }
-                    Some(l) => {
-                        let item = checked_text(l)?;
-                        *state = State::Items;
-                        Ok(event(consumed, Event::Item(item)))
-                    }
+                    return Ok(none(0));
                 }
-            }
-            State::Size => {
-                let (consumed, l) = read_line(line, stale, input)?;
-                let Some(l) = l else {
-                    *state = State::Size;
-                    return Ok(none(consumed));
-                };
-                let size = parse_decimal(trim_spaces(l)).ok_or(ResponseError::BadSize)?;
-                *state = State::End;
-                Ok(event(consumed, Event::Size(size)))
-            }
-            State::Base64(mut b) => {
-                let (consumed, written) = b.decode(input, out)?;
-                if written == 0 && b.is_done() {
+                return Err(ResponseError::UnexpectedData);
+            };
+            let (consumed, l) = read_line(line, stale, input)?;
+            let Some(l) = l else {
+                *state = State::Idle;
+                return Ok(none(consumed));
+            };
+            let (code, text) = parse_status(l)?;
+            *state = match (code, expect) {
+                (0, Expect::Listing | Expect::Help) => State::Items,
+                (0, Expect::Metadata) => State::Size,
+                (0, Expect::Slice { size }) => State::Base64(Base64::new(size)),
+                (0, Expect::RawSlice { size }) => State::RawHeader { size },
+                _ => State::End,
+            };
+            Ok(event(consumed, Event::Status { code, text }))
+        }
+        State::End => {
+            queue.pop_front();
+            *state = State::Idle;
+            Ok(event(0, Event::End))
+        }
+        State::Items => {
+            let (consumed, l) = read_line(line, stale, input)?;
+            match l {
+                None => {
+                    *state = State::Items;
+                    Ok(none(consumed))
+                }
+                Some([]) => {
                     queue.pop_front();
                     *state = State::Idle;
-                    return Ok(event(consumed, Event::End));
+                    Ok(event(consumed, Event::End))
                 }
-                *state = State::Base64(b);
-                Ok(ResponseDecoded {
-                    consumed,
-                    event: (written > 0).then_some(Event::Data(written)),
-                })
-            }
-            State::RawHeader { size } => {
-                let (consumed, l) = read_line(line, stale, input)?;
-                let Some(l) = l else {
-                    *state = State::RawHeader { size };
-                    return Ok(none(consumed));
-                };
-                let got = parse_content_length(l).ok_or(ResponseError::BadHeader)?;
-                if got != size {
-                    return Err(ResponseError::BadContentLength {
-                        expected: size,
-                        got,
-                    });
+                Some(l) => {
+                    let item = checked_text(l)?;
+                    *state = State::Items;
+                    Ok(event(consumed, Event::Item(item)))
                 }
-                *state = State::RawBlank { size };
-                Ok(none(consumed))
             }
-            State::RawBlank { size } => {
-                // Fail as soon as the line cannot be empty, rather than
-                // waiting for a line end that raw bytes may never contain.
-                let mut so_far = line.iter().chain(input).copied();
-                match (so_far.next(), so_far.next()) {
-                    (None, _) | (Some(b'\n'), _) | (Some(b'\r'), None | Some(b'\n')) => {}
-                    _ => return Err(ResponseError::MissingBlankLine),
-                }
-                let (consumed, l) = read_line(line, stale, input)?;
-                *state = match l {
-                    None => State::RawBlank { size },
-                    Some([]) if size == 0 => State::End,
-                    Some([]) => State::RawBody { remaining: size },
-                    Some(_) => return Err(ResponseError::MissingBlankLine),
-                };
-                Ok(none(consumed))
+        }
+        State::Size => {
+            let (consumed, l) = read_line(line, stale, input)?;
+            let Some(l) = l else {
+                *state = State::Size;
+                return Ok(none(consumed));
+            };
+            let size = parse_decimal(trim_spaces(l)).ok_or(ResponseError::BadSize)?;
+            *state = State::End;
+            Ok(event(consumed, Event::Size(size)))
+        }
+        State::Base64(mut b) => {
+            let (consumed, written) = b.decode(input, out)?;
+            if written == 0 && b.is_done() {
+                queue.pop_front();
+                *state = State::Idle;
+                return Ok(event(consumed, Event::End));
             }
-            State::RawBody { remaining } => {
-                let n = usize::try_from(remaining)
-                    .unwrap_or(usize::MAX)
-                    .min(input.len())
-                    .min(out.len());
-                out[..n].copy_from_slice(&input[..n]);
-                let remaining = remaining - n as u64;
-                *state = if remaining == 0 {
-                    State::End
-                } else {
-                    State::RawBody { remaining }
-                };
-                Ok(ResponseDecoded {
-                    consumed: n,
-                    event: (n > 0).then_some(Event::Data(n)),
-                })
+            *state = State::Base64(b);
+            Ok(ResponseDecoded {
+                consumed,
+                event: (written > 0).then_some(Event::Data(written)),
+            })
+        }
+        State::RawHeader { size } => {
+            let (consumed, l) = read_line(line, stale, input)?;
+            let Some(l) = l else {
+                *state = State::RawHeader { size };
+                return Ok(none(consumed));
+            };
+            let got = parse_content_length(l).ok_or(ResponseError::BadHeader)?;
+            if got != size {
+                return Err(ResponseError::BadContentLength {
+                    expected: size,
+                    got,
+                });
             }
+            *state = State::RawBlank { size };
+            Ok(none(consumed))
+        }
+        State::RawBlank { size } => {
+            // Fail as soon as the line cannot be empty, rather than
+            // waiting for a line end that raw bytes may never contain.
+            let mut so_far = line.iter().chain(input).copied();
+            match (so_far.next(), so_far.next()) {
+                (None, _) | (Some(b'\n'), _) | (Some(b'\r'), None | Some(b'\n')) => {}
+                _ => return Err(ResponseError::MissingBlankLine),
+            }
+            let (consumed, l) = read_line(line, stale, input)?;
+            *state = match l {
+                None => State::RawBlank { size },
+                Some([]) if size == 0 => State::End,
+                Some([]) => State::RawBody { remaining: size },
+                Some(_) => return Err(ResponseError::MissingBlankLine),
+            };
+            Ok(none(consumed))
+        }
+        State::RawBody { remaining } => {
+            let n = usize::try_from(remaining)
+                .unwrap_or(usize::MAX)
+                .min(input.len())
+                .min(out.len());
+            out[..n].copy_from_slice(&input[..n]);
+            let remaining = remaining - n as u64;
+            *state = if remaining == 0 {
+                State::End
+            } else {
+                State::RawBody { remaining }
+            };
+            Ok(ResponseDecoded {
+                consumed: n,
+                event: (n > 0).then_some(Event::Data(n)),
+            })
         }
     }
 }

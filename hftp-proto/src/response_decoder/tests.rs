@@ -119,20 +119,18 @@ fn check(expects: &[Expect], input: &[u8], want: &[Seen]) {
 }
 
 /// Decodes `input` in every chunking and out size, checks that it fails
-/// with `want`, and that the decoder stays failed.
+/// with `want`, and that later calls return `want` again.
 fn check_err(expects: &[Expect], input: &[u8], want: ResponseError) {
     for chunk in [1, 2, 3, 7, input.len().max(1)] {
         for out_len in [1, 2, 3, 64] {
             let mut dec = decoder(expects);
             let got = feed(&mut dec, input, chunk, out_len);
             assert_eq!(got, Err(want.clone()), "chunk {chunk}, out {out_len}");
-            // Errors are terminal.
+            // Errors are terminal: the first one sticks.
             let mut out = [0u8; 4];
-            assert_eq!(dec.decode(b"", &mut out), Err(ResponseError::Failed));
-            assert_eq!(
-                dec.decode(b"0 OK\r\n", &mut out),
-                Err(ResponseError::Failed)
-            );
+            assert_eq!(dec.decode(b"", &mut out), Err(want.clone()));
+            assert_eq!(dec.decode(b"0 OK\r\n", &mut out), Err(want.clone()));
+            assert_eq!(dec.raw_body_received(0), Err(want.clone()));
         }
     }
 }
@@ -533,7 +531,10 @@ fn raw_body_received_outside_a_body_or_past_it_fails() {
     let mut dec = decoder(&[Expect::RawSlice { size: 4 }]);
     assert_eq!(dec.raw_body_remaining(), None);
     assert_eq!(dec.raw_body_received(1), Err(ResponseError::UnexpectedData));
-    assert_eq!(dec.decode(b"0 OK\r\n", &mut []), Err(ResponseError::Failed));
+    assert_eq!(
+        dec.decode(b"0 OK\r\n", &mut []),
+        Err(ResponseError::UnexpectedData)
+    );
     // Past the body.
     let mut dec = decoder(&[Expect::RawSlice { size: 4 }]);
     let step = dec
@@ -545,7 +546,7 @@ fn raw_body_received_outside_a_body_or_past_it_fails() {
     assert_eq!(dec.raw_body_remaining(), Some(4));
     assert_eq!(dec.raw_body_received(5), Err(ResponseError::UnexpectedData));
     assert_eq!(dec.raw_body_remaining(), None);
-    assert_eq!(dec.raw_body_received(1), Err(ResponseError::Failed));
+    assert_eq!(dec.raw_body_received(1), Err(ResponseError::UnexpectedData));
     // Zero bytes are fine, and so is the exact rest.
     let mut dec = decoder(&[Expect::RawSlice { size: 4 }]);
     dec.decode(b"0 OK\r\n", &mut []).unwrap();
@@ -681,7 +682,7 @@ fn pipelined_in_one_input() {
 }
 
 #[test]
-fn unexpected_data_and_failed() {
+fn unexpected_data_sticks() {
     let mut dec = ResponseDecoder::new();
     let mut out = [0u8; 4];
     assert_eq!(
@@ -695,11 +696,14 @@ fn unexpected_data_and_failed() {
         dec.decode(b"0 OK\r\n", &mut out),
         Err(ResponseError::UnexpectedData)
     );
-    assert_eq!(dec.decode(b"", &mut out), Err(ResponseError::Failed));
+    assert_eq!(
+        dec.decode(b"", &mut out),
+        Err(ResponseError::UnexpectedData)
+    );
     dec.expect(Expect::Quit);
     assert_eq!(
         dec.decode(b"0 OK\r\n", &mut out),
-        Err(ResponseError::Failed)
+        Err(ResponseError::UnexpectedData)
     );
     // Bytes after the last expected response.
     check_err(
@@ -708,6 +712,36 @@ fn unexpected_data_and_failed() {
         ResponseError::UnexpectedData,
     );
     check_err(&[], b"x", ResponseError::UnexpectedData);
+}
+
+#[test]
+fn later_calls_return_the_first_error() {
+    let first = ResponseError::BadStatusLine;
+    let mut dec = decoder(&[Expect::Metadata, Expect::RawSlice { size: 4 }]);
+    let mut out = [0u8; 8];
+    assert_eq!(dec.decode(b"OK\r\n", &mut out), Err(first.clone()));
+    // Input that would be fine, or an error of its own, gets the first error.
+    assert_eq!(dec.decode(b"0 OK\r\n41\r\n", &mut out), Err(first.clone()));
+    assert_eq!(dec.decode(b"\xff\x00", &mut out), Err(first.clone()));
+    assert_eq!(dec.decode(b"", &mut out), Err(first.clone()));
+    // raw_body_received outside a body would be UnexpectedData.
+    assert_eq!(dec.raw_body_received(1), Err(first.clone()));
+    dec.expect(Expect::Quit);
+    assert_eq!(dec.decode(b"0 OK\r\n", &mut out), Err(first.clone()));
+    assert_eq!(dec.raw_body_remaining(), None);
+
+    // And the other way round: a first error from raw_body_received sticks
+    // in decode, even past a body that then arrives in full.
+    let mut dec = decoder(&[Expect::RawSlice { size: 4 }]);
+    dec.decode(b"0 OK\r\nContent-Length: 4\r\n\r\n", &mut out)
+        .unwrap();
+    dec.decode(b"Content-Length: 4\r\n\r\n", &mut out).unwrap();
+    assert_eq!(dec.raw_body_received(5), Err(ResponseError::UnexpectedData));
+    assert_eq!(
+        dec.decode(b"abcd", &mut out),
+        Err(ResponseError::UnexpectedData)
+    );
+    assert_eq!(dec.raw_body_received(4), Err(ResponseError::UnexpectedData));
 }
 
 #[test]
@@ -879,8 +913,9 @@ proptest! {
                 calls += 1;
                 prop_assert!(calls <= cap, "no termination");
                 match dec.decode(rest, &mut out) {
-                    Err(_) => {
-                        prop_assert_eq!(dec.decode(b"x", &mut out), Err(ResponseError::Failed));
+                    Err(first) => {
+                        prop_assert_eq!(dec.decode(b"x", &mut out), Err(first.clone()));
+                        prop_assert_eq!(dec.raw_body_received(1), Err(first));
                         break 'outer;
                     }
                     Ok(d) => {
