@@ -17,7 +17,11 @@ use crate::{Command, FileNameError, Status};
 /// assert_eq!(err.status(), Status::NoSuchCommand);
 /// assert!(!err.is_fatal());
 /// ```
+///
+/// Non-exhaustive: later versions may add variants, so a `match` on it
+/// needs a wildcard arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Error)]
+#[non_exhaustive]
 pub enum RequestError {
     /// A CR or LF that is not part of a CRLF pair. `100`, fatal.
     #[error("a CR or LF that is not part of a CRLF pair; end every request with CR LF")]
@@ -54,7 +58,11 @@ pub enum RequestError {
 /// What was wrong with the arguments of a known command (`201`). When
 /// several things are wrong, the first in this order is reported: an empty
 /// element, the number of arguments, then each argument left to right.
+///
+/// Non-exhaustive: later versions may add variants, so a `match` on it
+/// needs a wildcard arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Error)]
+#[non_exhaustive]
 pub enum ArgumentError {
     /// An empty element: two spaces in a row, or a trailing space.
     #[error("empty argument (two spaces in a row or a trailing space)")]

@@ -32,7 +32,11 @@ pub const MAX_FILE_NAME_LEN: usize = 255;
 pub struct FileName<'a>(&'a str);
 
 /// Why a byte string is not a valid [`FileName`].
+///
+/// Non-exhaustive: later versions may add variants, so a `match` on it
+/// needs a wildcard arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Error)]
+#[non_exhaustive]
 pub enum FileNameError {
     /// The name is empty.
     #[error("the file name is empty")]

@@ -265,7 +265,11 @@ pub struct ResponseDecoded<'a> {
 /// assert_eq!(decoder.raw_body_received(1), Err(ResponseError::SliceTooLong { expected: 1 }));
 /// # Ok::<(), ResponseError>(())
 /// ```
+///
+/// Non-exhaustive: later versions may add variants, so a `match` on it
+/// needs a wildcard arm.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ResponseError {
     /// The server sent bytes while no response was expected (no request
     /// outstanding, or bytes after the end of the last response).

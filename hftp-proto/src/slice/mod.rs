@@ -18,7 +18,11 @@ use thiserror::Error;
 pub(crate) mod decode;
 
 /// Misuse of a [`SliceEncoder`]: more or fewer bytes than the slice holds.
+///
+/// Non-exhaustive: later versions may add variants, so a `match` on it
+/// needs a wildcard arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum SliceError {
     /// A chunk would take the slice past the size it announced.
     #[error("chunk of {chunk} bytes exceeds the {remaining} bytes left in the slice")]
