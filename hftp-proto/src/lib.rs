@@ -136,6 +136,7 @@
 
 pub mod error;
 pub mod filename;
+mod grammar;
 pub mod parse;
 pub mod request;
 pub mod request_decoder;

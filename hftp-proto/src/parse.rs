@@ -5,7 +5,6 @@
 //! then the one file check that needs no file system: a name too long to
 //! exist). It is zero-copy: the request borrows from the line.
 
-use nom::branch::alt;
 use nom::bytes::complete::{tag, take_while};
 use nom::character::complete::{char, digit1};
 use nom::combinator::{all_consuming, value};
@@ -13,11 +12,12 @@ use nom::multi::fold_many0;
 use nom::sequence::preceded;
 use nom::{IResult, Parser};
 
+use crate::grammar::{Arg, Number, GRAMMAR, MAX_ARGS};
 use crate::{ArgumentError, Command, FileName, FileNameError, Request, RequestError, Slice};
 
-/// Elements kept by the grammar: the command, up to four arguments and one
-/// more, which is enough to tell that there are too many.
-const KEPT: usize = 6;
+/// Elements kept by the grammar: the command, up to [`MAX_ARGS`] arguments
+/// and one more, which is enough to tell that there are too many.
+const KEPT: usize = MAX_ARGS + 2;
 
 /// The space-separated elements of a line.
 struct Elements<'a> {
@@ -71,16 +71,23 @@ fn elements(i: &[u8]) -> IResult<&[u8], Elements<'_>> {
     .parse(i)
 }
 
-/// `command = "get_file_listing" / "get_metadata" / "get_slice" / "quit" / "help"`
+/// `command = "get_file_listing" / "get_metadata" / "get_slice" / "quit" / "help"`:
+/// the whole element is one of the names in [`GRAMMAR`].
 fn command(i: &[u8]) -> IResult<&[u8], Command> {
-    all_consuming(alt((
-        value(Command::GetFileListing, tag("get_file_listing")),
-        value(Command::GetMetadata, tag("get_metadata")),
-        value(Command::GetSlice, tag("get_slice")),
-        value(Command::Quit, tag("quit")),
-        value(Command::Help, tag("help")),
-    )))
-    .parse(i)
+    GRAMMAR
+        .iter()
+        .find_map(|syntax| {
+            all_consuming(value(
+                syntax.command,
+                tag::<_, _, nom::error::Error<&[u8]>>(syntax.name),
+            ))
+            .parse(i)
+            .ok()
+        })
+        .ok_or(nom::Err::Error(nom::error::Error::new(
+            i,
+            nom::error::ErrorKind::Tag,
+        )))
 }
 
 /// `number = 1*DIGIT`, saturating at `u64::MAX` (see [`Slice`]).
@@ -153,34 +160,60 @@ pub fn parse_line(line: &[u8]) -> Result<Request<'_>, RequestError> {
     if nargs < cmd.min_args() || nargs > cmd.max_args() {
         return Err(invalid(ArgumentError::WrongCount));
     }
-    let name = || match FileName::from_bytes(args[0]) {
-        Ok(name) => Ok(Ok(name)),
-        Err(FileNameError::TooLong) => Ok(Err(RequestError::FileNameTooLong)),
-        Err(e) => Err(invalid(ArgumentError::FileName(e))),
-    };
-    match cmd {
-        Command::GetFileListing => Ok(Request::GetFileListing),
-        Command::Quit => Ok(Request::Quit),
-        Command::Help => Ok(Request::Help),
-        Command::GetMetadata => {
-            let name = name()??;
-            Ok(Request::GetMetadata { name })
+    // Each argument in the order of the grammar; the first malformed one
+    // is the answer (201). A well-formed name too long to exist is 202, but
+    // only once every other argument passed.
+    let mut fields = Fields::default();
+    let mut name_too_long = false;
+    for (kind, &arg) in cmd.args().iter().zip(args) {
+        match *kind {
+            Arg::FileName => match FileName::from_bytes(arg) {
+                Ok(name) => fields.name = Some(name),
+                Err(FileNameError::TooLong) => name_too_long = true,
+                Err(e) => return Err(invalid(ArgumentError::FileName(e))),
+            },
+            Arg::Number(which) => {
+                let n = number(arg).ok_or(invalid(which.error()))?;
+                match which {
+                    Number::Offset => fields.offset = n,
+                    Number::Size => fields.size = n,
+                }
+            }
+            Arg::Raw if raw_flag(arg) => fields.raw = true,
+            Arg::Raw => return Err(invalid(ArgumentError::RawFlag)),
         }
-        Command::GetSlice => {
-            let name = name()?;
-            let offset = number(args[1]).ok_or(invalid(ArgumentError::Offset))?;
-            let size = number(args[2]).ok_or(invalid(ArgumentError::Size))?;
-            let raw = match args.get(3) {
-                None => false,
-                Some(flag) if raw_flag(flag) => true,
-                Some(_) => return Err(invalid(ArgumentError::RawFlag)),
-            };
-            Ok(Request::GetSlice(Slice {
-                name: name?,
-                offset,
-                size,
-                raw,
-            }))
+    }
+    if name_too_long {
+        return Err(RequestError::FileNameTooLong);
+    }
+    Ok(fields.request(cmd))
+}
+
+/// The arguments of a request line that passed the grammar, by kind.
+#[derive(Default)]
+struct Fields<'a> {
+    name: Option<FileName<'a>>,
+    offset: u64,
+    size: u64,
+    raw: bool,
+}
+
+impl<'a> Fields<'a> {
+    /// The request of command `cmd` with these arguments.
+    fn request(self, cmd: Command) -> Request<'a> {
+        // The grammar gives both commands that take a name a FILENAME.
+        let name = || self.name.expect("a FILENAME argument");
+        match cmd {
+            Command::GetFileListing => Request::GetFileListing,
+            Command::Quit => Request::Quit,
+            Command::Help => Request::Help,
+            Command::GetMetadata => Request::GetMetadata { name: name() },
+            Command::GetSlice => Request::GetSlice(Slice {
+                name: name(),
+                offset: self.offset,
+                size: self.size,
+                raw: self.raw,
+            }),
         }
     }
 }

@@ -5,6 +5,7 @@ use std::fmt;
 
 use bytes::BufMut;
 
+use crate::grammar::GRAMMAR;
 use crate::FileName;
 
 /// One of the five HFTP commands.
@@ -42,43 +43,31 @@ impl Command {
 
     /// The command's name as sent on the wire.
     pub const fn name(self) -> &'static str {
-        match self {
-            Command::GetFileListing => "get_file_listing",
-            Command::GetMetadata => "get_metadata",
-            Command::GetSlice => "get_slice",
-            Command::Quit => "quit",
-            Command::Help => "help",
-        }
+        self.syntax().name
     }
 
     /// The command with this exact (lowercase) name.
     pub fn from_name(name: &[u8]) -> Option<Command> {
-        Some(match name {
-            b"get_file_listing" => Command::GetFileListing,
-            b"get_metadata" => Command::GetMetadata,
-            b"get_slice" => Command::GetSlice,
-            b"quit" => Command::Quit,
-            b"help" => Command::Help,
-            _ => return None,
-        })
+        GRAMMAR
+            .iter()
+            .find(|syntax| syntax.name.as_bytes() == name)
+            .map(|syntax| syntax.command)
     }
 
     /// How many arguments the command takes at most (`get_slice`: 4, the
     /// last one being the optional `raw`).
     pub const fn max_args(self) -> usize {
-        match self {
-            Command::GetFileListing | Command::Quit | Command::Help => 0,
-            Command::GetMetadata => 1,
-            Command::GetSlice => 4,
-        }
+        self.args().len()
     }
 
     /// How many arguments the command takes at least.
     pub const fn min_args(self) -> usize {
-        match self {
-            Command::GetSlice => 3,
-            other => other.max_args(),
+        let args = self.args();
+        let mut n = 0;
+        while n < args.len() && !args[n].is_optional() {
+            n += 1;
         }
+        n
     }
 }
 

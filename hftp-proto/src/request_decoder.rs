@@ -13,6 +13,7 @@
 
 use memchr::{memchr, memchr2};
 
+use crate::grammar::{Arg, GRAMMAR, LONGEST_NAME};
 use crate::{parse_line, Command, Request, RequestError};
 
 /// What one call to [`RequestDecoder::decode`] did.
@@ -282,9 +283,8 @@ impl RequestDecoder {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
     Command,
-    Name,
-    Number,
-    Raw,
+    /// An argument the command takes, of this kind (from [`GRAMMAR`]).
+    Arg(Arg),
     /// Arguments past the last one the command takes: only whether there
     /// are any, and whether any is empty, matters.
     Extra,
@@ -292,13 +292,44 @@ enum Role {
     Ignored,
 }
 
-const KEEP_COMMAND: usize = 17; // one more than the longest command name
+const KEEP_COMMAND: usize = LONGEST_NAME + 1;
 const KEEP_NAME: usize = crate::filename::MAX_FILE_NAME_LEN + 1;
 const KEEP_DIGITS: usize = 21; // more significant digits than u64::MAX has
 const KEEP_RAW: usize = 4; // one more than "raw"
 /// The compacted line's capacity: every element at its largest, with
-/// separators, fits (17 + 1 + 257 + 1 + 22 + 1 + 22 + 1 + 4 + 1 + 1 = 328).
+/// separators, fits ([`longest_compacted`]: 328 bytes).
 const COMPACT_CAPACITY: usize = 384;
+
+/// The longest compacted line: for the command whose arguments keep the
+/// most, its name cut to [`KEEP_COMMAND`] bytes, each argument at its
+/// largest kept form, and one byte for all extra arguments, with
+/// separators.
+const fn longest_compacted() -> usize {
+    let mut longest = 0;
+    let mut i = 0;
+    while i < GRAMMAR.len() {
+        let args = GRAMMAR[i].args;
+        let mut len = KEEP_COMMAND + 2;
+        let mut j = 0;
+        while j < args.len() {
+            len += 1 + match args[j] {
+                // The prefix, and a `/` found past it.
+                Arg::FileName => KEEP_NAME + 1,
+                // The significant digits, and the first non-digit.
+                Arg::Number(_) => KEEP_DIGITS + 1,
+                Arg::Raw => KEEP_RAW,
+            };
+            j += 1;
+        }
+        if len > longest {
+            longest = len;
+        }
+        i += 1;
+    }
+    longest
+}
+
+const _: () = assert!(longest_compacted() <= COMPACT_CAPACITY);
 
 /// Builds the compacted form of a line that streams in piece by piece.
 #[derive(Debug, Clone, Default)]
@@ -350,11 +381,10 @@ impl Compactor {
                 Role::Ignored
             };
         };
-        match (cmd, self.elem) {
-            (Command::GetMetadata | Command::GetSlice, 1) => Role::Name,
-            (Command::GetSlice, 2 | 3) => Role::Number,
-            (Command::GetSlice, 4) => Role::Raw,
-            _ => Role::Extra,
+        // Element 0 is the command, so arguments start at element 1.
+        match self.elem.checked_sub(1).and_then(|i| cmd.args().get(i)) {
+            Some(&kind) => Role::Arg(kind),
+            None => Role::Extra,
         }
     }
 
@@ -385,17 +415,17 @@ impl Compactor {
             Role::Command => {
                 self.keep_prefix(piece, seen, KEEP_COMMAND);
             }
-            Role::Raw => {
+            Role::Arg(Arg::Raw) => {
                 self.keep_prefix(piece, seen, KEEP_RAW);
             }
-            Role::Name => {
+            Role::Arg(Arg::FileName) => {
                 let kept = self.keep_prefix(piece, seen, KEEP_NAME);
                 if !self.late_slash && memchr(b'/', &piece[kept..]).is_some() {
                     self.late_slash = true;
                     self.buf.push(b'/');
                 }
             }
-            Role::Number => {
+            Role::Arg(Arg::Number(_)) => {
                 for &b in piece {
                     if self.not_digits && self.digits >= KEEP_DIGITS {
                         break;
@@ -457,7 +487,7 @@ impl Compactor {
         match self.role() {
             Role::Command => self.command = Command::from_name(&self.buf[self.elem_start..]),
             // All zeros: keep one, so "000" stays the number 0.
-            Role::Number if self.elem_len > 0 && self.buf.len() == self.elem_start => {
+            Role::Arg(Arg::Number(_)) if self.elem_len > 0 && self.buf.len() == self.elem_start => {
                 self.buf.push(b'0')
             }
             Role::Extra if self.elem_len == 0 => self.extra_empty = true,
