@@ -101,8 +101,8 @@ fn run<'c>(max_line: usize, chunks: impl Iterator<Item = &'c [u8]>) -> Outcome {
     }
 }
 
-/// The reference: HFTP.md §1/§2.1 framing applied to the whole stream at
-/// once, every complete line handed to `parse_line`.
+/// The reference: docs/PROTOCOL.md §1/§2.1 framing applied to the whole
+/// stream at once, every complete line handed to `parse_line`.
 fn model(data: &[u8], max_line: usize) -> Outcome {
     let mut items = Vec::new();
     let mut rest = data;

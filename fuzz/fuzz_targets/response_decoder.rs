@@ -5,9 +5,9 @@
 //! * a sequence of expectations and a raw byte stream (what a hostile or
 //!   broken server may send);
 //! * a sequence of well-formed responses, encoded with `Response::encode`
-//!   (or, for some slices, in the liberal forms HFTP.md §3 asks clients to
-//!   accept: several base64 lines, no padding, bare LF), plus a few byte
-//!   edits to apply to that encoding;
+//!   (or, for some slices, in the liberal forms docs/PROTOCOL.md §3 asks
+//!   clients to accept: several base64 lines, no padding, bare LF), plus a
+//!   few byte edits to apply to that encoding;
 //! * chunk lengths and `out` buffer sizes, used cyclically;
 //! * whether the chunked runs take raw slice bodies the zero-copy way
 //!   (`raw_body_remaining` / `raw_body_received`, bytes straight from the

@@ -1,5 +1,5 @@
-//! Errors in requests (HFTP.md §2.1–§2.3): what was wrong with a request
-//! line, and the status code the server answers it with.
+//! Errors in requests (docs/PROTOCOL.md §2.1–§2.3): what was wrong with a
+//! request line, and the status code the server answers it with.
 
 use thiserror::Error;
 

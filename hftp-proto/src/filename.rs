@@ -1,4 +1,4 @@
-//! File names as HFTP accepts them (HFTP.md §2.2): validation, and the
+//! File names as HFTP accepts them (docs/PROTOCOL.md §2.2): validation, and the
 //! distinction between a malformed name (`201`) and a well-formed name too
 //! long to exist on any file system (`202`).
 

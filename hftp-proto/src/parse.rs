@@ -1,4 +1,5 @@
-//! The request-line grammar (HFTP.md §1, §2.1, §2.2), written with nom.
+//! The request-line grammar (docs/PROTOCOL.md §1, §2.1, §2.2), written with
+//! nom.
 //!
 //! [`parse_line`] takes one complete request line without its CRLF and
 //! applies the order of checks of §2.1 (framing, command, arity and form,
@@ -125,7 +126,7 @@ fn check_framing(line: &[u8]) -> Result<(), RequestError> {
 
 /// Parses one complete request line, given without its terminating CRLF.
 ///
-/// Applies the checks of HFTP.md §2.1 in order, except the hard length
+/// Applies the checks of docs/PROTOCOL.md §2.1 in order, except the hard length
 /// limit (a streaming concern, see [`RequestDecoder`](crate::RequestDecoder))
 /// and the checks that need the file system (existence, range, I/O).
 ///

@@ -1,5 +1,5 @@
-//! Requests (HFTP.md §1): the five commands, their arguments, and how a
-//! client writes them on the wire.
+//! Requests (docs/PROTOCOL.md §1): the five commands, their arguments, and
+//! how a client writes them on the wire.
 
 use std::fmt;
 

@@ -1,4 +1,5 @@
-//! The streaming request decoder a server drives (HFTP.md §1, §2.1, §2.3).
+//! The streaming request decoder a server drives (docs/PROTOCOL.md §1, §2.1,
+//! §2.3).
 //!
 //! Bytes go in in chunks of any size, split anywhere; requests and request
 //! errors come out in order. A line that arrives whole inside one chunk is
@@ -89,7 +90,7 @@ impl RequestDecoder {
     pub const DEFAULT_MAX_LINE: usize = 16 * 1024 * 1024;
 
     /// The most bytes the decoder ever holds, whatever it is fed
-    /// (HFTP.md §2.3 allows 64 KiB; this decoder needs far less).
+    /// (docs/PROTOCOL.md §2.3 allows 64 KiB; this decoder needs far less).
     pub const MAX_RETAINED: usize = 64 * 1024;
 
     /// A decoder with the default hard limit.

@@ -1,5 +1,5 @@
-//! Response encoders for servers (HFTP.md §3): status lines, listing and
-//! help bodies, metadata, the `raw` slice header, and whole responses.
+//! Response encoders for servers (docs/PROTOCOL.md §3): status lines, listing
+//! and help bodies, metadata, the `raw` slice header, and whole responses.
 //!
 //! The base64 slice line is streamed with [`SliceEncoder`](crate::SliceEncoder)
 //! (module [`slice`](mod@crate::slice)); everything else is small and written

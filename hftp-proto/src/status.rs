@@ -1,5 +1,5 @@
-//! Status codes (HFTP.md §2): their numbers, their texts and which of them
-//! are fatal.
+//! Status codes (docs/PROTOCOL.md §2): their numbers, their texts and which
+//! of them are fatal.
 //!
 //! Every response starts with a status line `CODE SP TEXT CRLF`. Clients key
 //! on the code only; [`Status::text`] is the text the reference server sends.

@@ -1,4 +1,4 @@
-//! Table-driven conformance test of `hftp-proto` against HFTP.md.
+//! Table-driven conformance test of `hftp-proto` against docs/PROTOCOL.md.
 //!
 //! Every row is one rule or error case of the spec: a description, the bytes
 //! a client sends, and the sequence of results the server-side
@@ -11,7 +11,7 @@
 //!
 //! The second half checks the encoders (status lines, responses, requests)
 //! against the bytes the spec prescribes, including the example exchange of
-//! HFTP.md §1.
+//! docs/PROTOCOL.md §1.
 
 use hftp_proto::response::{
     encode_end, encode_item, encode_raw_header, encode_size, encode_status,
@@ -1819,8 +1819,9 @@ fn request_encode_every_command() {
     }
 }
 
-/// The example exchange of HFTP.md §1, reproduced byte for byte: a client
-/// encodes the requests, a toy server decodes them and encodes the answers.
+/// The example exchange of docs/PROTOCOL.md §1, reproduced byte for byte: a
+/// client encodes the requests, a toy server decodes them and encodes the
+/// answers.
 #[test]
 fn spec_example_exchange() {
     let notes: &[u8] = b"!Que calor que hace hoy, pinta una birra!";

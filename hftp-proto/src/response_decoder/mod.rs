@@ -1,4 +1,4 @@
-//! The streaming response decoder a client drives (HFTP.md §1–§3).
+//! The streaming response decoder a client drives (docs/PROTOCOL.md §1–§3).
 //!
 //! This module owns the client side of the wire format: status lines,
 //! listing and help bodies, metadata size lines, base64 slices (one line or
@@ -14,11 +14,11 @@
 //! straight from the input into the caller's output buffer, keeping at most
 //! three leftover characters and three decoded bytes between calls.
 //!
-//! The decoder follows HFTP.md §3 "clients should be liberal": any status
-//! code and text, extra spaces around the code, bare LF line ends, slices
-//! split over several base64 lines and unpadded final quanta are accepted.
-//! Anything else the server sends is reported as a [`ResponseError`], which
-//! is terminal.
+//! The decoder follows docs/PROTOCOL.md §3 "clients should be liberal": any
+//! status code and text, extra spaces around the code, bare LF line ends,
+//! slices split over several base64 lines and unpadded final quanta are
+//! accepted. Anything else the server sends is reported as a
+//! [`ResponseError`], which is terminal.
 //!
 //! This file owns the decoder's types ([`Expect`], [`Event`], [`OwnedEvent`],
 //! [`ResponseDecoded`], [`ResponseError`]) and the state machine of

@@ -136,7 +136,7 @@ fn check_err(expects: &[Expect], input: &[u8], want: ResponseError) {
 }
 
 #[test]
-fn example_exchange_of_hftp_md() {
+fn example_exchange_of_the_protocol_doc() {
     let wire = b"0 OK\r\nnotes.txt\r\nphoto.jpg\r\n\r\n\
                  0 OK\r\n41\r\n\
                  0 OK\r\nY2Fsb3IgcXVlIGhhY2UgaG95LCA=\r\n\

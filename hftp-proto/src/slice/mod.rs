@@ -1,4 +1,5 @@
-//! The base64 slice line (HFTP.md §3, `get_slice`), encoded incrementally.
+//! The base64 slice line (docs/PROTOCOL.md §3, `get_slice`), encoded
+//! incrementally.
 //!
 //! This module owns base64 slices both ways: the encoder servers use
 //! ([`SliceEncoder`], [`encode_line`]) here, and the streaming decoder
