@@ -228,8 +228,8 @@ impl SlicePart<'_> {
 /// removed from the read buffer at once: a partial line lives compacted in
 /// the decoder, so neither holds more than
 /// [`RequestDecoder::MAX_RETAINED`] bytes of it, however long it grows,
-/// and a line past the hard limit is answered `101` as soon as its limit +
-/// 1st byte arrives.
+/// and a line past the hard limit is answered `101` as soon as the first
+/// byte past the limit arrives.
 ///
 /// ```
 /// use bytes::BytesMut;
@@ -305,18 +305,16 @@ impl Decoder for RequestCodec {
     type Error = CodecError;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, CodecError> {
-        while !src.is_empty() {
-            let step = self.decoder.decode(src);
-            let consumed = step.consumed;
-            let item = step.item.map(|r| r.map(OwnedRequest::from));
-            src.advance(consumed);
-            if item.is_some() {
-                return Ok(item);
-            }
-            // Without an item the decoder has taken in all of its input.
-            debug_assert!(src.is_empty());
+        if src.is_empty() {
+            return Ok(None);
         }
-        Ok(None)
+        let step = self.decoder.decode(src);
+        let consumed = step.consumed;
+        let item = step.item.map(|r| r.map(OwnedRequest::from));
+        // Without an item, this is all of `src`: a partial line is taken
+        // in (compacted), or input after a fatal error discarded.
+        src.advance(consumed);
+        Ok(item)
     }
 
     /// As [`decode`](Self::decode): a last line the peer never ended gets

@@ -45,7 +45,8 @@ pub enum OwnedEvent {
 /// A slice is never buffered whole: base64 is decoded into chunks of at
 /// most [`max_chunk`](Self::max_chunk) bytes, and the body of a `raw` slice
 /// is handed out straight from the read buffer (split off, not copied) in
-/// chunks of at most that size. A [`ResponseError`](crate::ResponseError)
+/// chunks of at most that size (the codec keeps one buffer of that size to
+/// decode base64 into). A [`ResponseError`](crate::ResponseError)
 /// ([`CodecError::Response`]) is terminal: close the connection. So is an
 /// end of input inside a response or with responses still expected
 /// ([`CodecError::Io`], [`UnexpectedEof`](io::ErrorKind::UnexpectedEof)).
