@@ -21,6 +21,7 @@
 //! | [`response`] | servers | response encoders, [`Response`] |
 //! | [`slice`](mod@slice) | servers | [`SliceEncoder`]: incremental SIMD base64 slice lines |
 //! | [`response_decoder`] | clients | [`ResponseDecoder`]: streaming response decoding, slices straight into your buffer |
+//! | `codec` | both | feature `tokio-codec`: tokio-util codecs, `RequestCodec` and `ResponseCodec`, for `Framed` |
 //!
 //! # A minimal blocking server
 //!
@@ -133,7 +134,11 @@
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "tokio-codec")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio-codec")))]
+pub mod codec;
 pub mod error;
 pub mod filename;
 mod grammar;
