@@ -1,25 +1,28 @@
-//! The blocking client: one connection, one request at a time, responses
-//! decoded with `hftp-proto`'s `ResponseDecoder`.
+//! The blocking client: the protocol's operations (list, metadata, help,
+//! slices, quit) as methods, each one exchange on a [`Connection`].
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Instant;
 
-use hftp_proto::{Event, Expect, FileName, Request, ResponseDecoder, Slice};
+use hftp_proto::{Event, FileName, Request, Slice};
 
-use crate::Error;
+use crate::{Connection, Error, RequestId, Timeouts};
 
-/// Bytes read from the socket at a time. Large reads matter on fast
-/// links: with 1 MiB instead of 256 KiB the sending server spends ~40 %
-/// less CPU per GB on loopback (fewer wake-ups of this reader).
-const READ_BUF: usize = 1024 * 1024;
+/// Room for slice bytes: raw bodies are read straight into it, so it is as
+/// large as a read.
+const DATA_BUF: usize = 1024 * 1024;
 
 /// Slice bytes handed to the caller's `Write` at a time. Smaller than a
 /// read: parallel downloads write one file from several threads, and
 /// shorter writes contend less for the file's lock.
-const DATA_BUF: usize = 256 * 1024;
+const WRITE_CHUNK: usize = 256 * 1024;
 
 /// A blocking HFTP client over any byte stream (a `TcpStream` by default).
+///
+/// Each method is one request and its whole response; [`Client::sizes`]
+/// pipelines many. For anything else (other pipelines, transcripts)
+/// [`Client::connection`] is the [`Connection`] underneath.
 ///
 /// ```no_run
 /// use hftp_client::Client;
@@ -35,67 +38,8 @@ const DATA_BUF: usize = 256 * 1024;
 /// ```
 #[derive(Debug)]
 pub struct Client<S = TcpStream> {
-    stream: S,
-    decoder: ResponseDecoder,
-    inbuf: Box<[u8]>,
-    start: usize,
-    end: usize,
+    conn: Connection<S>,
     data: Box<[u8]>,
-    /// Where and how to open more connections to the same server (for
-    /// parallel downloads); `None` for clients over other streams.
-    pub(crate) peer: Option<(SocketAddr, Timeouts)>,
-}
-
-/// How long the client waits to connect, and for each read and write;
-/// `None` waits forever.
-///
-/// ```
-/// use std::time::Duration;
-/// use hftp_client::Timeouts;
-///
-/// let patient = Timeouts::uniform(Some(Duration::from_secs(300)));
-/// assert_eq!(patient.read, Some(Duration::from_secs(300)));
-/// assert_eq!(Timeouts::default().connect, Some(Duration::from_secs(10)));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timeouts {
-    /// Bound on establishing the TCP connection.
-    pub connect: Option<Duration>,
-    /// Bound on each read (a server silent this long is an error).
-    pub read: Option<Duration>,
-    /// Bound on each write (a server not reading this long is an error).
-    pub write: Option<Duration>,
-}
-
-impl Timeouts {
-    /// The same bound for connecting, reading and writing.
-    pub fn uniform(timeout: Option<Duration>) -> Self {
-        Timeouts {
-            connect: timeout,
-            read: timeout,
-            write: timeout,
-        }
-    }
-}
-
-impl Default for Timeouts {
-    /// 10 seconds to connect, 30 seconds for each read and write.
-    fn default() -> Self {
-        Timeouts {
-            connect: Some(Duration::from_secs(10)),
-            read: Some(Duration::from_secs(30)),
-            write: Some(Duration::from_secs(30)),
-        }
-    }
-}
-
-/// A response event with its text owned.
-enum Owned {
-    Status(u16, String),
-    Item(String),
-    Size(u64),
-    Data(usize),
-    End,
 }
 
 impl Client<TcpStream> {
@@ -105,56 +49,25 @@ impl Client<TcpStream> {
     }
 
     /// Connects to `addr` (each address it resolves to in turn), bounding
-    /// the connect and every later read and write by `timeouts`.
+    /// the connect, every later read and write, and each operation by
+    /// `timeouts`.
     pub fn connect_with(addr: impl ToSocketAddrs, timeouts: Timeouts) -> Result<Self, Error> {
-        let mut last = io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "the address resolved to nothing",
-        );
-        for addr in addr.to_socket_addrs()? {
-            match open(addr, timeouts) {
-                Ok(stream) => {
-                    let mut client = Client::new(stream);
-                    client.peer = Some((addr, timeouts));
-                    return Ok(client);
-                }
-                Err(e) => last = e,
-            }
-        }
-        Err(Error::Io(last))
+        crate::connect(addr, timeouts).map(Client::from_connection)
     }
 }
 
-/// One TCP connection with the timeouts applied.
-fn open(addr: SocketAddr, timeouts: Timeouts) -> io::Result<TcpStream> {
-    let stream = match timeouts.connect {
-        Some(t) => TcpStream::connect_timeout(&addr, t)?,
-        None => TcpStream::connect(addr)?,
-    };
-    stream.set_read_timeout(timeouts.read)?;
-    stream.set_write_timeout(timeouts.write)?;
-    stream.set_nodelay(true)?;
-    Ok(stream)
-}
-
-/// Another connection to the server `peer` describes (parallel downloads).
-pub(crate) fn reconnect(peer: (SocketAddr, Timeouts)) -> Result<Client<TcpStream>, Error> {
-    let mut client = Client::new(open(peer.0, peer.1)?);
-    client.peer = Some(peer);
-    Ok(client)
-}
-
 impl<S: Read + Write> Client<S> {
-    /// A client over an established stream (a socket, a tunnel, a test pipe).
+    /// A client over an established stream (a socket, a tunnel, a test
+    /// pipe).
     pub fn new(stream: S) -> Self {
+        Client::from_connection(Connection::new(stream))
+    }
+
+    /// A client over a connection with nothing in flight.
+    pub fn from_connection(conn: Connection<S>) -> Self {
         Client {
-            stream,
-            decoder: ResponseDecoder::new(),
-            inbuf: vec![0; READ_BUF].into_boxed_slice(),
-            start: 0,
-            end: 0,
+            conn,
             data: vec![0; DATA_BUF].into_boxed_slice(),
-            peer: None,
         }
     }
 
@@ -171,13 +84,41 @@ impl<S: Read + Write> Client<S> {
     /// The size of a file, in bytes.
     pub fn metadata(&mut self, name: &str) -> Result<u64, Error> {
         let name = FileName::new(name)?;
-        self.request(&Request::GetMetadata { name })?;
-        let size = match self.next_event()? {
-            Owned::Size(size) => size,
-            _ => return Err(unexpected()),
+        let id = self.begin(&Request::GetMetadata { name })?;
+        self.status(id)?;
+        let size = match self.event(id)? {
+            Event::Size(size) => size,
+            _ => return Err(self.unexpected()),
         };
-        self.expect_end()?;
+        self.end(id)?;
         Ok(size)
+    }
+
+    /// The sizes of many files, asked all at once (pipelined): one result
+    /// per name, in order. A refusal (`202` for a missing file) is that
+    /// name's error; when the connection breaks, the name being answered
+    /// gets the error and the names after it [`Error::Broken`].
+    pub fn sizes<N: AsRef<str>>(&mut self, names: &[N]) -> Vec<Result<u64, Error>> {
+        self.arm_deadline();
+        let mut ids = Vec::with_capacity(names.len());
+        for name in names {
+            ids.push(match FileName::new(name.as_ref()) {
+                Ok(name) => self.conn.send(&Request::GetMetadata { name }),
+                Err(e) => Err(Error::InvalidName(e)),
+            });
+        }
+        ids.into_iter()
+            .map(|id| {
+                let id = id?;
+                self.status(id)?;
+                let size = match self.event(id)? {
+                    Event::Size(size) => size,
+                    _ => return Err(self.unexpected()),
+                };
+                self.end(id)?;
+                Ok(size)
+            })
+            .collect()
     }
 
     /// Downloads `size` bytes of `name` from `offset` as base64, writing
@@ -193,7 +134,8 @@ impl<S: Read + Write> Client<S> {
     }
 
     /// Like [`Client::slice_to`], with the `raw` extension: the bytes come
-    /// unencoded after a `Content-Length` header.
+    /// unencoded after a `Content-Length` header, and are read from the
+    /// socket straight into the buffer handed to `w`.
     pub fn raw_slice_to(
         &mut self,
         name: &str,
@@ -213,133 +155,122 @@ impl<S: Read + Write> Client<S> {
         w: &mut impl Write,
     ) -> Result<(), Error> {
         let name = FileName::new(name)?;
-        self.request(&Request::GetSlice(Slice {
+        let slice = Slice {
             name,
             offset,
             size,
             raw,
-        }))?;
+        };
+        let id = self.begin(&Request::GetSlice(slice))?;
+        self.status(id)?;
         loop {
-            if self.start == self.end {
-                if let Some(left) = self.decoder.raw_body_remaining() {
-                    self.raw_body_to(left, w)?;
-                    continue;
+            match self.conn.next_event(&mut self.data)? {
+                Some((got, Event::Data(n))) if got == id => {
+                    for chunk in self.data[..n].chunks(WRITE_CHUNK) {
+                        if let Err(e) = w.write_all(chunk) {
+                            // The rest of the response is not read.
+                            let e = Error::Io(e);
+                            self.conn.poison(&e);
+                            return Err(e);
+                        }
+                    }
                 }
-            }
-            match self.next_event()? {
-                Owned::Data(n) => w.write_all(&self.data[..n])?,
-                Owned::End => return Ok(()),
-                _ => return Err(unexpected()),
+                Some((got, Event::End)) if got == id => return Ok(()),
+                _ => return Err(self.unexpected()),
             }
         }
-    }
-
-    /// Inside a raw body with nothing buffered: reads up to `left` body
-    /// bytes straight into the input buffer and writes them from there,
-    /// without copying them through the decoder.
-    fn raw_body_to(&mut self, left: u64, w: &mut impl Write) -> Result<(), Error> {
-        let want = self
-            .inbuf
-            .len()
-            .min(usize::try_from(left).unwrap_or(usize::MAX));
-        let n = read_some(&mut self.stream, &mut self.inbuf[..want])?;
-        self.decoder.raw_body_received(n)?;
-        for chunk in self.inbuf[..n].chunks(DATA_BUF) {
-            w.write_all(chunk)?;
-        }
-        Ok(())
     }
 
     /// Ends the session: sends `quit` and waits for its `0 OK`.
     pub fn quit(mut self) -> Result<(), Error> {
-        self.request(&Request::Quit)?;
-        self.expect_end()
+        let id = self.begin(&Request::Quit)?;
+        self.status(id)?;
+        self.end(id)
+    }
+
+    /// The connection underneath, for pipelines and transcripts. Leave it
+    /// with nothing in flight before calling this client's methods again.
+    pub fn connection(&mut self) -> &mut Connection<S> {
+        &mut self.conn
+    }
+
+    /// The connection underneath.
+    pub fn into_connection(self) -> Connection<S> {
+        self.conn
     }
 
     /// The underlying stream.
     pub fn into_inner(self) -> S {
-        self.stream
+        self.conn.into_inner()
     }
 
     fn items(&mut self, request: &Request<'_>) -> Result<Vec<String>, Error> {
-        self.request(request)?;
+        let id = self.begin(request)?;
+        self.status(id)?;
         let mut items = Vec::new();
         loop {
-            match self.next_event()? {
-                Owned::Item(item) => items.push(item),
-                Owned::End => return Ok(items),
-                _ => return Err(unexpected()),
+            match self.event(id)? {
+                Event::Item(item) => items.push(item.to_owned()),
+                Event::End => return Ok(items),
+                _ => return Err(self.unexpected()),
             }
         }
     }
 
-    /// Sends a request and reads its status line; a refusal is an error.
-    fn request(&mut self, request: &Request<'_>) -> Result<(), Error> {
-        let mut line = Vec::with_capacity(64);
-        request.encode(&mut line);
-        self.stream.write_all(&line)?;
-        self.stream.flush()?;
-        self.decoder.expect(Expect::for_request(request));
-        match self.next_event()? {
-            Owned::Status(0, _) => Ok(()),
-            Owned::Status(code, text) => {
-                self.expect_end()?;
-                Err(Error::Server { code, text })
-            }
-            _ => Err(unexpected()),
+    /// The operation's deadline, from the connection's timeouts.
+    fn arm_deadline(&mut self) {
+        let deadline = self.conn.timeouts().operation.map(|d| Instant::now() + d);
+        self.conn.set_deadline(deadline);
+    }
+
+    /// Starts an operation: its deadline, its request queued.
+    fn begin(&mut self, request: &Request<'_>) -> Result<RequestId, Error> {
+        if self.conn.in_flight() > 0 {
+            return Err(Error::Io(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "responses to earlier requests on this connection are still expected",
+            )));
+        }
+        self.arm_deadline();
+        self.conn.send(request)
+    }
+
+    /// Reads the status line of `id`'s response; a refusal is an error.
+    fn status(&mut self, id: RequestId) -> Result<(), Error> {
+        let (code, text) = match self.event(id)? {
+            Event::Status { code, text } => (code, text.to_owned()),
+            _ => return Err(self.unexpected()),
+        };
+        if code == 0 {
+            return Ok(());
+        }
+        self.end(id)?;
+        Err(Error::Server { code, text })
+    }
+
+    fn end(&mut self, id: RequestId) -> Result<(), Error> {
+        match self.event(id)? {
+            Event::End => Ok(()),
+            _ => Err(self.unexpected()),
         }
     }
 
-    fn expect_end(&mut self) -> Result<(), Error> {
-        match self.next_event()? {
-            Owned::End => Ok(()),
-            _ => Err(unexpected()),
+    /// The next event, which must belong to `id`.
+    fn event(&mut self, id: RequestId) -> Result<Event<'_>, Error> {
+        match self.conn.next_event(&mut self.data)? {
+            Some((got, event)) if got == id => Ok(event),
+            _ => Err(internal()),
         }
     }
 
-    /// The next event, reading from the stream as needed.
-    fn next_event(&mut self) -> Result<Owned, Error> {
-        loop {
-            let step = self
-                .decoder
-                .decode(&self.inbuf[self.start..self.end], &mut self.data)?;
-            self.start += step.consumed;
-            if let Some(event) = step.event {
-                return Ok(match event {
-                    Event::Status { code, text } => Owned::Status(code, text.to_owned()),
-                    Event::Item(item) => Owned::Item(item.to_owned()),
-                    Event::Size(size) => Owned::Size(size),
-                    Event::Data(n) => Owned::Data(n),
-                    Event::End => Owned::End,
-                });
-            }
-            if self.start == self.end {
-                self.fill()?;
-            }
-        }
-    }
-
-    fn fill(&mut self) -> Result<(), Error> {
-        self.start = 0;
-        self.end = 0;
-        self.end = read_some(&mut self.stream, &mut self.inbuf)?;
-        Ok(())
+    fn unexpected(&mut self) -> Error {
+        let e = internal();
+        self.conn.poison(&e);
+        e
     }
 }
 
-/// One read of at least a byte; the end of the stream is [`Error::Closed`].
-fn read_some(stream: &mut impl Read, buf: &mut [u8]) -> Result<usize, Error> {
-    loop {
-        match stream.read(buf) {
-            Ok(0) => return Err(Error::Closed),
-            Ok(n) => return Ok(n),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::Io(e)),
-        }
-    }
-}
-
-fn unexpected() -> Error {
+fn internal() -> Error {
     // The decoder checks response shapes against what was asked, so an
     // event out of place means the decoder and this client disagree.
     Error::Io(io::Error::other(

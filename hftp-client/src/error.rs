@@ -1,13 +1,31 @@
 //! The client's error type: what the server refused, what broke on the
-//! connection, and what the server got wrong.
+//! connection, what the server got wrong, and why a download cannot go on.
 
 use std::io;
+use std::path::PathBuf;
 
 use hftp_proto::{FileNameError, ResponseError, Status};
 use thiserror::Error;
 
 /// Everything that can go wrong talking to an HFTP server.
+///
+/// Only [`Error::Server`] and [`Error::InvalidName`] leave the connection
+/// usable; after any other error on a connection it is broken (see
+/// [`Connection::is_broken`](crate::Connection::is_broken)) and every later
+/// call on it returns [`Error::Broken`].
+///
+/// ```
+/// use hftp_client::Error;
+/// use hftp_proto::Status;
+///
+/// let refused = Error::Server { code: 202, text: "FILE NOT FOUND".into() };
+/// assert_eq!(refused.status(), Some(Status::FileNotFound));
+/// assert_eq!(refused.to_string(), "file not found on server (202)");
+/// assert!(!refused.breaks_connection());
+/// assert!(Error::Closed.breaks_connection());
+/// ```
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The server answered with a non-zero status.
     #[error("{} ({code})", describe(*code, text))]
@@ -17,22 +35,65 @@ pub enum Error {
         /// The status text the server sent, e.g. `FILE NOT FOUND`.
         text: String,
     },
-    /// Connecting, reading or writing failed.
+    /// Connecting, reading or writing failed, or a timeout passed.
     #[error("{0}")]
     Io(#[from] io::Error),
-    /// The server closed the connection before the response was complete.
+    /// The server closed the connection while a response was expected.
     #[error("the server closed the connection in the middle of a response")]
     Closed,
-    /// The server sent something that is not HFTP.
+    /// The server sent something that is not HFTP, or not the response to
+    /// what was asked (a slice shorter or longer than the range, say).
     #[error("the server broke the protocol: {0}")]
     Protocol(#[from] ResponseError),
-    /// A download cannot go on from what an earlier attempt left, or the
-    /// file changed on the server while it was downloaded.
-    #[error("{0}")]
-    Resume(String),
+    /// The connection failed earlier and cannot be used any more: its
+    /// requests and responses may no longer line up. Open a new one.
+    #[error("the connection failed earlier ({0}); open a new one")]
+    Broken(String),
     /// The file name cannot be sent in a request.
     #[error("invalid file name: {0}")]
     InvalidName(#[from] FileNameError),
+    /// The file's size on the server changed: during the download, or
+    /// since the interrupted download being resumed.
+    #[error("{name} changed on the server ({before} bytes, now {now}); download it again from the start")]
+    Changed {
+        /// The remote file.
+        name: String,
+        /// Its size when the download (or the interrupted one) began.
+        before: u64,
+        /// Its size now.
+        now: u64,
+    },
+    /// A `.part` file left by an earlier download holds more bytes than
+    /// the file on the server, so it is not a beginning of it.
+    #[error("{} holds {have} bytes but the file on the server has only {total}; remove it to download again", part.display())]
+    PartTooLong {
+        /// The `.part` file.
+        part: PathBuf,
+        /// Its length.
+        have: u64,
+        /// The file's size on the server.
+        total: u64,
+    },
+    /// The record of completed ranges of an interrupted parallel download
+    /// cannot be read.
+    #[error("{} is not a download record ({why}); remove it and the .part to download again", record.display())]
+    BadRecord {
+        /// The `.part.ranges` file.
+        record: PathBuf,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// After every range arrived, the `.part` file's length is not the
+    /// file's size (something else wrote to it meanwhile).
+    #[error("{} holds {written} bytes where the server has {total}; remove it and download again", part.display())]
+    Incomplete {
+        /// The `.part` file.
+        part: PathBuf,
+        /// Its length.
+        written: u64,
+        /// The file's size on the server.
+        total: u64,
+    },
 }
 
 impl Error {
@@ -42,6 +103,17 @@ impl Error {
             Error::Server { code, .. } => Status::from_code(*code),
             _ => None,
         }
+    }
+
+    /// Whether a connection that returned this error is broken (every
+    /// error but a refusal and an invalid name).
+    pub fn breaks_connection(&self) -> bool {
+        !matches!(self, Error::Server { .. } | Error::InvalidName(_))
+    }
+
+    /// Whether this is a timeout (a read, write, connect or deadline).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Io(e) if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock))
     }
 }
 

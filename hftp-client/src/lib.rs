@@ -1,22 +1,26 @@
-//! A blocking HFTP (Home-made File Transfer Protocol) client.
+//! HFTP (Home-made File Transfer Protocol) clients, blocking and async.
 //!
 //! [`Client`] connects to a server (or wraps any `Read + Write` stream)
 //! and lists files, asks their sizes and streams slices of them into any
-//! `Write`, with bounded memory. The protocol work is done by
-//! [`hftp_proto`]; this crate adds the I/O. [`Client::download`] fetches
-//! whole files, resumably and over parallel connections.
+//! `Write`, with bounded memory. [`Client::download`] and
+//! [`Server::download`] fetch whole files, resumably, the latter over
+//! parallel connections. The protocol work is done by [`hftp_proto`].
+//!
+//! Every client here runs on one driver: the sans-IO [`Pipeline`]
+//! (requests queued at any depth, events tagged with their request, a
+//! [`Transcript`] on demand), driven by the blocking [`Connection`] or by
+//! the async one in [`tokio`](mod@crate::tokio) (feature `tokio`).
 //!
 //! # Cargo features
 //!
-//! The package also holds two binaries, each behind a feature; both are
-//! on by default, so that `cargo install hftp-client` builds them:
-//!
-//! - `cli`: the `hftp-client` command-line tool (clap, clap_complete,
+//! - `tokio` (off by default): [`tokio::Client`](crate::tokio::Client),
+//!   the same operations async, on tokio;
+//! - `cli` (on): the `hftp-client` command-line tool (clap, clap_complete,
 //!   indicatif, rustyline, bytesize);
-//! - `bench`: the `hftp-bench` load generator (clap, mio, rustix,
+//! - `bench` (on): the `hftp-bench` load generator (clap, mio, rustix,
 //!   hdrhistogram, serde, serde_json, base64-simd).
 //!
-//! The library needs neither: it depends only on `hftp-proto` and
+//! The library needs none of them: it depends only on `hftp-proto` and
 //! `thiserror`. Use `default-features = false` for the library alone:
 //!
 //! ```toml
@@ -24,11 +28,25 @@
 //! hftp-client = { version = "0.1", default-features = false }
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod client;
+mod connect;
+mod connection;
 mod download;
 mod error;
+mod pipeline;
+mod server;
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub mod tokio;
+mod transcript;
 
-pub use client::{Client, Timeouts};
+pub use client::Client;
+pub use connect::{connect, Timeouts};
+pub use connection::Connection;
 pub use download::{part_path, DownloadOptions, Downloaded, Progress};
 pub use error::Error;
+pub use pipeline::{Pipeline, Received, RequestId};
+pub use server::Server;
+pub use transcript::{Direction, Record, Transcript};

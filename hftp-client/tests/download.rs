@@ -14,13 +14,18 @@ use std::sync::Mutex;
 use std::thread;
 use std::time::Duration;
 
-use hftp_client::{part_path, Client, DownloadOptions, Error, Progress, Timeouts};
+use hftp_client::{part_path, Client, DownloadOptions, Error, Progress, Server, Timeouts};
 use served::Served;
 
 mod served;
 
 fn connect(addr: SocketAddr) -> Client {
     Client::connect_with(addr, Timeouts::uniform(Some(Duration::from_secs(20)))).unwrap()
+}
+
+/// The server at `addr`, for downloads over several connections.
+fn server(addr: SocketAddr) -> Server {
+    Server::new(addr, Timeouts::uniform(Some(Duration::from_secs(20)))).unwrap()
 }
 
 /// Bytes that differ at every position and between seeds.
@@ -101,7 +106,7 @@ fn a_known_size_is_taken_instead_of_asked_and_checked_at_the_end() {
         .download("f", &dest, &options, &no_progress)
         .unwrap_err();
     assert!(
-        matches!(&err, Error::Resume(why) if why.contains("changed size on the server")),
+        matches!(&err, Error::Changed { before, now, .. } if *before + 1 == *now),
         "{err}"
     );
     assert!(!dest.exists());
@@ -154,7 +159,7 @@ fn whole_files_in_base64_and_raw_are_identical() {
 #[test]
 fn parallel_connections_fetch_disjoint_ranges() {
     let data = pattern((4 << 20) + 12_345, 9);
-    let server = Served::new(&[("data.bin", &data)]);
+    let served = Served::new(&[("data.bin", &data)]);
     let out = tempfile::tempdir().unwrap();
     for raw in [false, true] {
         let dest = out.path().join(format!("data.{raw}"));
@@ -165,7 +170,7 @@ fn parallel_connections_fetch_disjoint_ranges() {
             ..DownloadOptions::default()
         };
         let threads = Mutex::new(HashSet::new());
-        let done = connect(server.addr())
+        let done = server(served.addr())
             .download("data.bin", &dest, &options, &|_| {
                 threads.lock().unwrap().insert(thread::current().id());
             })
@@ -225,8 +230,8 @@ fn a_download_cut_mid_slice_resumes_to_identical_bytes() {
 #[test]
 fn an_interrupted_parallel_download_resumes_from_its_record() {
     let data = pattern((2 << 20) + 999, 23);
-    let server = Served::new(&[("data.bin", &data)]);
-    let proxy = cutting_proxy(server.addr(), 300 * 1024);
+    let served = Served::new(&[("data.bin", &data)]);
+    let proxy = cutting_proxy(served.addr(), 300 * 1024);
     let out = tempfile::tempdir().unwrap();
     let dest = out.path().join("data.bin");
     let options = DownloadOptions {
@@ -234,7 +239,7 @@ fn an_interrupted_parallel_download_resumes_from_its_record() {
         chunk_size: 100 * 1024,
         ..DownloadOptions::default()
     };
-    connect(proxy)
+    server(proxy)
         .download("data.bin", &dest, &options, &no_progress)
         .unwrap_err();
     let record = format!("{}.part.ranges", dest.display());
@@ -252,7 +257,7 @@ fn an_interrupted_parallel_download_resumes_from_its_record() {
         resume: true,
         ..options
     };
-    let done = connect(server.addr())
+    let done = server(served.addr())
         .download("data.bin", &dest, &resume, &no_progress)
         .unwrap();
     assert!(done.resumed_from > 0);
@@ -264,14 +269,14 @@ fn an_interrupted_parallel_download_resumes_from_its_record() {
 
     // A sequential resume may also follow a parallel attempt.
     fs::remove_file(&dest).unwrap();
-    connect(proxy)
+    server(proxy)
         .download("data.bin", &dest, &options, &no_progress)
         .unwrap_err();
     let single = DownloadOptions {
         resume: true,
         ..DownloadOptions::default()
     };
-    connect(server.addr())
+    connect(served.addr())
         .download("data.bin", &dest, &single, &no_progress)
         .unwrap();
     assert!(fs::read(&dest).unwrap() == data);
@@ -292,7 +297,17 @@ fn resume_refuses_leftovers_that_do_not_fit_the_file() {
     let err = connect(server.addr())
         .download("data.bin", &dest, &resume, &no_progress)
         .unwrap_err();
-    assert!(matches!(err, Error::Resume(_)), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::PartTooLong {
+                have: 2000,
+                total: 1000,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("remove it"), "{err}");
     assert_eq!(fs::metadata(part_path(&dest)).unwrap().len(), 2000);
 

@@ -4,7 +4,7 @@
 use std::io;
 use std::net::{TcpStream, ToSocketAddrs};
 
-use hftp_client::{Client, Timeouts};
+use hftp_client::{Client, Error, Server, Timeouts};
 
 use crate::args::Global;
 use crate::fail::{self, Failure};
@@ -18,16 +18,28 @@ pub fn address(global: &Global) -> String {
     }
 }
 
-/// A client connected with the `--timeout` applied to connecting, reading
-/// and writing.
+/// The server `-H`/`-p` name, with the `--timeout` applied to
+/// connecting, reading and writing.
+pub fn server(global: &Global) -> Result<Server, Failure> {
+    Server::new(address(global), Timeouts::uniform(global.timeout()))
+        .map_err(|e| failure(global, &e))
+}
+
+/// A client connected to [`server`].
 pub fn client(global: &Global) -> Result<Client, Failure> {
-    let addr = address(global);
-    Client::connect_with(&addr, Timeouts::uniform(global.timeout())).map_err(|e| {
-        Failure::new(
-            fail::FAILED,
-            format!("cannot connect to {addr}: {}", fail::describe(&e)),
-        )
-    })
+    server(global)?.connect().map_err(|e| failure(global, &e))
+}
+
+/// "cannot connect to ADDR: why".
+pub fn failure(global: &Global, e: &Error) -> Failure {
+    Failure::new(
+        fail::FAILED,
+        format!(
+            "cannot connect to {}: {}",
+            address(global),
+            fail::describe(e)
+        ),
+    )
 }
 
 /// A bare TCP connection with the same timeouts as [`client`].

@@ -7,7 +7,7 @@ use std::fs;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 
-use hftp_client::{Client, DownloadOptions, Error};
+use hftp_client::{Client, DownloadOptions};
 use hftp_proto::FileName;
 
 use crate::args::{GetArgs, Global};
@@ -38,10 +38,12 @@ pub fn run(client: &mut Client<TcpStream>, global: &Global, args: &GetArgs) -> R
             .map_err(|e| Failure::io(format!("get: cannot create {}", dir.display()), &e))?;
     }
 
-    // Sizes first, for the total bar; refusals (202) are reported here.
+    // Sizes first, all asked at once, for the total bar; refusals (202)
+    // are reported here.
+    let sizes = client.sizes(&names);
     let mut files = Vec::with_capacity(names.len());
-    for name in names {
-        match client.metadata(&name) {
+    for (name, size) in names.into_iter().zip(sizes) {
+        match size {
             Ok(size) => files.push((name, size)),
             Err(e) => {
                 let failure = Failure::from_error(format!("get {name}"), &e);
@@ -53,6 +55,7 @@ pub fn run(client: &mut Client<TcpStream>, global: &Global, args: &GetArgs) -> R
         }
     }
 
+    let server = connect::server(global)?;
     let reporter = Reporter::new(global.quiet, files.len(), files.iter().map(|f| f.1).sum());
     let mut bytes = 0;
     for (name, size) in &files {
@@ -67,7 +70,7 @@ pub fn run(client: &mut Client<TcpStream>, global: &Global, args: &GetArgs) -> R
             size: Some(*size),
         };
         let progress = reporter.file(name, *size);
-        match client.download(name, &dest, &options, &|p| progress.update(p)) {
+        match server.download_with(client, name, &dest, &options, &|p| progress.update(p)) {
             Ok(downloaded) => {
                 bytes += downloaded.size;
                 progress.done(&dest, &downloaded);
@@ -78,8 +81,8 @@ pub fn run(client: &mut Client<TcpStream>, global: &Global, args: &GetArgs) -> R
                 reporter.error(&failure);
                 worst.note(failure.code());
                 // The connection may be stuck in the middle of a response.
-                if !matches!(e, Error::Server { .. } | Error::Resume(_)) {
-                    match connect::client(global) {
+                if client.connection().is_broken() {
+                    match server.connect().map_err(|e| connect::failure(global, &e)) {
                         Ok(fresh) => *client = fresh,
                         Err(failure) => {
                             reporter.error(&failure);

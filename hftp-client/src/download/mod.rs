@@ -1,0 +1,277 @@
+//! Whole-file downloads: [`Client::download`] on one connection and
+//! [`Server::download`] over several, with resume, a chunk size, base64 or
+//! `raw`, and a progress callback.
+//!
+//! The bytes go to `DEST.part`, which is renamed to `DEST` only once every
+//! byte has arrived and its size matches the server's; a failure leaves
+//! the `.part` behind for a later resume. A sequential download writes
+//! `.part` strictly in order, so its length is what is done. A parallel
+//! one writes ranges out of order into a pre-sized `.part` and records each
+//! completed range in `DEST.part.ranges` (removed on success), which is
+//! what a resume then trusts. That bookkeeping is in `plan.rs`, shared with
+//! the async client; this file fetches the ranges, blocking.
+
+mod plan;
+
+use std::io::{self, Read, Write};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use hftp_proto::{FileName, ResponseError};
+
+pub use plan::part_path;
+pub(crate) use plan::{Plan, Range, Start};
+
+use crate::{Client, Error, Server};
+
+/// How [`Client::download`] and [`Server::download`] fetch a file.
+///
+/// ```
+/// use hftp_client::DownloadOptions;
+///
+/// let options = DownloadOptions {
+///     resume: true,
+///     connections: 4,
+///     ..DownloadOptions::default()
+/// };
+/// assert_eq!(options.chunk_size, 16 << 20);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownloadOptions {
+    /// Continue from what an earlier, interrupted download left in
+    /// `DEST.part` (otherwise start over).
+    pub resume: bool,
+    /// Connections fetching disjoint ranges at once (at least 1), for
+    /// [`Server::download`]; [`Client::download`] has one connection.
+    pub connections: usize,
+    /// Bytes asked for in one `get_slice` request (at least 1).
+    pub chunk_size: u64,
+    /// Use the `raw` extension (unencoded bytes) instead of base64.
+    pub raw: bool,
+    /// Flush the file to disk (`fsync`) before renaming it into place.
+    pub fsync: bool,
+    /// The file's size, when the caller knows it (from
+    /// [`Client::sizes`], say): saves asking. `None` asks first. Either
+    /// way the size is asked once more at the end, so a file that changed
+    /// on the server is not taken for complete.
+    pub size: Option<u64>,
+}
+
+impl Default for DownloadOptions {
+    /// No resume, one connection, 16 MiB chunks, base64, no `fsync`, the
+    /// size asked.
+    fn default() -> Self {
+        DownloadOptions {
+            resume: false,
+            connections: 1,
+            chunk_size: 16 << 20,
+            raw: false,
+            fsync: false,
+            size: None,
+        }
+    }
+}
+
+/// How far a download is, for progress displays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes in place, including those a resume found already there.
+    pub done: u64,
+    /// The file's size.
+    pub total: u64,
+}
+
+/// What a finished download did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Downloaded {
+    /// The file's size.
+    pub size: u64,
+    /// Bytes that were already there from an earlier attempt.
+    pub resumed_from: u64,
+}
+
+impl<S: Read + Write> Client<S> {
+    /// Downloads the whole of `name` into the file `dest`, on this
+    /// connection (`options.connections` is not used; see
+    /// [`Server::download`] for parallel connections).
+    ///
+    /// Writes `dest.part` (see [`part_path`]) and renames it to `dest`
+    /// once complete and of the server's size. With `options.resume`, what
+    /// an interrupted download left is kept and only the rest is fetched;
+    /// a `dest` already complete and no `.part` means nothing to do.
+    /// `progress` is called as bytes land.
+    ///
+    /// On error the `.part` stays for a later resume; a connection error
+    /// leaves this client broken.
+    ///
+    /// ```no_run
+    /// use std::path::Path;
+    /// use hftp_client::{Client, DownloadOptions};
+    ///
+    /// let mut client = Client::connect("127.0.0.1:19500")?;
+    /// let options = DownloadOptions { resume: true, ..Default::default() };
+    /// let done = client.download("big.iso", Path::new("big.iso"), &options, &|p| {
+    ///     eprint!("\r{} / {} bytes", p.done, p.total);
+    /// })?;
+    /// eprintln!("\n{} bytes ({} were already there)", done.size, done.resumed_from);
+    /// # Ok::<(), hftp_client::Error>(())
+    /// ```
+    pub fn download(
+        &mut self,
+        name: &str,
+        dest: &Path,
+        options: &DownloadOptions,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<Downloaded, Error> {
+        run(self, None, name, dest, options, progress)
+    }
+}
+
+/// A download with `first` as its first connection and, when `more` is
+/// given, up to `options.connections - 1` more from there.
+pub(crate) fn run<S: Read + Write>(
+    first: &mut Client<S>,
+    more: Option<&Server>,
+    name: &str,
+    dest: &Path,
+    options: &DownloadOptions,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Downloaded, Error> {
+    // An invalid name is refused before anything is sent.
+    let total = match options.size {
+        Some(size) => {
+            FileName::new(name)?;
+            size
+        }
+        None => first.metadata(name)?,
+    };
+    let wanted = match more {
+        Some(_) => options.connections,
+        None => 1,
+    };
+    let (plan, connections) = match Plan::start(name, dest, total, options, wanted, progress)? {
+        Start::Done(done) => return Ok(done),
+        Start::Fetch { plan, connections } => (plan, connections),
+    };
+    let job = Job {
+        name,
+        raw: options.raw,
+        plan: &plan,
+        done: AtomicU64::new(plan.resumed_from),
+        progress,
+        failed: AtomicBool::new(false),
+    };
+    match more {
+        Some(server) if connections > 1 => std::thread::scope(|scope| {
+            let job = &job;
+            let helpers: Vec<_> = (1..connections)
+                .map(|_| {
+                    scope.spawn(move || match server.connect() {
+                        // A server at its connection limit: the other
+                        // connections do the work.
+                        Err(_) => Ok(()),
+                        Ok(mut client) => {
+                            let result = job.run(&mut client);
+                            if result.is_ok() {
+                                let _ = client.quit();
+                            }
+                            result
+                        }
+                    })
+                })
+                .collect();
+            let mut result = job.run(first);
+            for helper in helpers {
+                let helper = helper.join().unwrap_or_else(|_| {
+                    Err(Error::Io(io::Error::other("a download thread panicked")))
+                });
+                if result.is_ok() {
+                    result = helper;
+                }
+            }
+            result
+        })?,
+        _ => job.run(first)?,
+    }
+    let now = first.metadata(name)?;
+    plan.finish(dest, name, now, options.fsync)
+}
+
+/// The shared state of one download's connections.
+struct Job<'a> {
+    name: &'a str,
+    raw: bool,
+    plan: &'a Plan,
+    done: AtomicU64,
+    progress: &'a (dyn Fn(Progress) + Sync),
+    /// Set when a connection fails: the others stop after their range.
+    failed: AtomicBool,
+}
+
+impl Job<'_> {
+    /// Fetches ranges from the queue on `client` until it is empty or a
+    /// connection has failed.
+    fn run<S: Read + Write>(&self, client: &mut Client<S>) -> Result<(), Error> {
+        while !self.failed.load(Ordering::Relaxed) {
+            let Some(range) = self.plan.next_range() else {
+                return Ok(());
+            };
+            if let Err(e) = self.fetch(client, range) {
+                self.failed.store(true, Ordering::Relaxed);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn fetch<S: Read + Write>(&self, client: &mut Client<S>, range: Range) -> Result<(), Error> {
+        let mut out = At {
+            job: self,
+            pos: range.offset,
+        };
+        if self.raw {
+            client.raw_slice_to(self.name, range.offset, range.len, &mut out)?;
+        } else {
+            client.slice_to(self.name, range.offset, range.len, &mut out)?;
+        }
+        short_range(range, out.pos - range.offset)?;
+        self.plan.completed(range)
+    }
+}
+
+/// A range that got fewer bytes than it asked is a protocol error (the
+/// decoder holds slices to their size; this is a safeguard).
+pub(crate) fn short_range(range: Range, got: u64) -> Result<(), Error> {
+    match got == range.len {
+        true => Ok(()),
+        false => Err(Error::Protocol(ResponseError::SliceTooShort {
+            expected: range.len,
+            got,
+        })),
+    }
+}
+
+/// A `Write` that puts bytes at a position of the `.part` file and
+/// reports progress.
+struct At<'a, 'j> {
+    job: &'j Job<'a>,
+    pos: u64,
+}
+
+impl Write for At<'_, '_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.job.plan.file.write_all_at(buf, self.pos)?;
+        self.pos += buf.len() as u64;
+        let done = self.job.done.fetch_add(buf.len() as u64, Ordering::Relaxed) + buf.len() as u64;
+        (self.job.progress)(Progress {
+            done,
+            total: self.job.plan.total,
+        });
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
