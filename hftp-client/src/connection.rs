@@ -244,6 +244,21 @@ impl<S: Read + Write> Connection<S> {
         self.pipeline.in_flight()
     }
 
+    /// The pipeline underneath (counters, state).
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+
+    /// Reads at most `size` bytes (at least 1) at a time from now on
+    /// (1 MiB by default). Input read but not decoded yet is kept.
+    pub fn set_read_size(&mut self, size: usize) {
+        let mut inbuf = vec![0; size.max(1).max(self.end - self.start)].into_boxed_slice();
+        inbuf[..self.end - self.start].copy_from_slice(&self.inbuf[self.start..self.end]);
+        self.end -= self.start;
+        self.start = 0;
+        self.inbuf = inbuf;
+    }
+
     /// Whether an error broke the connection (see [`Error::Broken`]).
     pub fn is_broken(&self) -> bool {
         self.pipeline.is_broken()

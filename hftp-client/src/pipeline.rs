@@ -115,6 +115,8 @@ pub struct Pipeline {
     transcript: Option<Transcript>,
     /// Why the connection broke, once it has.
     broken: Option<String>,
+    /// Bytes taken in by the decoder or as raw bodies.
+    received: u64,
 }
 
 impl Pipeline {
@@ -278,6 +280,7 @@ impl Pipeline {
         let front = self.in_flight.front().map(|f| f.id);
         match self.decoder.decode(input, out) {
             Ok(step) => {
+                self.received += step.consumed as u64;
                 if let Some(transcript) = &mut self.transcript {
                     transcript.record(Direction::Received, front, &input[..step.consumed], now);
                 }
@@ -321,6 +324,7 @@ impl Pipeline {
             return Err(Error::Broken(why.clone()));
         }
         let front = self.in_flight.front().map(|f| f.id);
+        self.received += body.len() as u64;
         if let Some(transcript) = &mut self.transcript {
             transcript.record(Direction::Received, front, body, now);
         }
@@ -372,6 +376,17 @@ impl Pipeline {
     /// queued.
     pub fn in_flight(&self) -> usize {
         self.in_flight.len() + self.unregistered.len()
+    }
+
+    /// Bytes sent so far (reported with
+    /// [`handle_transmitted`](Self::handle_transmitted)).
+    pub fn bytes_sent(&self) -> u64 {
+        self.sent
+    }
+
+    /// Bytes of responses received and decoded so far.
+    pub fn bytes_received(&self) -> u64 {
+        self.received
     }
 
     /// The request whose response is being decoded (the oldest sent and
