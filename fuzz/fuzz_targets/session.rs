@@ -406,7 +406,7 @@ struct Model {
     lookups: Vec<Lookup>,
 }
 
-/// The reference: the framing rules of HFTP.md §1/§2.1/§5 applied to the
+/// The reference: the framing rules of docs/PROTOCOL.md §1/§2.1/§5 applied to the
 /// whole stream (as the `request_decoder` target's model: lines cut at CR
 /// LF, a bare CR or LF is `100`, more than `max_line` bytes before the line
 /// end is `101` at once, `parse_line` on every complete line), each

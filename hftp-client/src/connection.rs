@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use hftp_proto::{Event, Expect, Request};
 
+use crate::pipeline::Tag;
 use crate::{Error, Pipeline, RequestId, Timeouts, Transcript};
 
 /// Bytes read from the stream at a time. Large reads matter on fast
@@ -72,15 +73,6 @@ impl<S> std::fmt::Debug for Connection<S> {
             .field("deadline", &self.deadline)
             .finish_non_exhaustive()
     }
-}
-
-/// What the event loop extracted before the borrow of the input ends.
-enum Got {
-    Status(u16),
-    Item,
-    Size(u64),
-    Data(usize),
-    End,
 }
 
 impl Connection<TcpStream> {
@@ -189,7 +181,7 @@ impl<S: Read + Write> Connection<S> {
                         let want = out.len().min(usize::try_from(left).unwrap_or(usize::MAX));
                         let n = self.read_into(&mut out[..want])?;
                         self.pipeline.handle_raw_body(&out[..n], self.read_at)?;
-                        break (id, Got::Data(n));
+                        break (id, Tag::Data(n));
                     }
                 }
             }
@@ -198,22 +190,7 @@ impl<S: Read + Write> Connection<S> {
                     .handle_input(&self.inbuf[self.start..self.end], out, self.read_at)?;
             self.start += step.consumed;
             if let Some((id, event)) = step.event {
-                let got = match event {
-                    Event::Status { code, text } => {
-                        self.text.clear();
-                        self.text.push_str(text);
-                        Got::Status(code)
-                    }
-                    Event::Item(item) => {
-                        self.text.clear();
-                        self.text.push_str(item);
-                        Got::Item
-                    }
-                    Event::Size(size) => Got::Size(size),
-                    Event::Data(n) => Got::Data(n),
-                    Event::End => Got::End,
-                };
-                break (id, got);
+                break (id, Tag::of(event, &mut self.text));
             }
             if self.start < self.end {
                 // Slice bytes are next and `out` has no room for them.
@@ -226,16 +203,7 @@ impl<S: Read + Write> Connection<S> {
                 self.fill()?;
             }
         };
-        let event = match got {
-            Got::Status(code) => Event::Status {
-                code,
-                text: &self.text,
-            },
-            Got::Item => Event::Item(&self.text),
-            Got::Size(size) => Event::Size(size),
-            Got::Data(n) => Event::Data(n),
-            Got::End => Event::End,
-        };
+        let event = got.event(&self.text);
         Ok(Some((id, event)))
     }
 

@@ -30,6 +30,12 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// The README's examples are compiled and run as doctests (the async one
+// needs the `tokio` feature).
+#[cfg(all(doctest, feature = "tokio"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod client;
 mod connect;
 mod connection;

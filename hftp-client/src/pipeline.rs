@@ -43,6 +43,49 @@ pub struct Received<'a> {
     pub event: Option<(RequestId, Event<'a>)>,
 }
 
+/// An event with its text moved out to a buffer of the driver's, so that
+/// the driver's read loop holds no borrow of its input across reads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Tag {
+    Status(u16),
+    Item,
+    Size(u64),
+    Data(usize),
+    End,
+}
+
+impl Tag {
+    /// The tag of `event`; its text, if any, goes to `text`.
+    pub(crate) fn of(event: Event<'_>, text: &mut String) -> Tag {
+        match event {
+            Event::Status { code, text: t } => {
+                text.clear();
+                text.push_str(t);
+                Tag::Status(code)
+            }
+            Event::Item(item) => {
+                text.clear();
+                text.push_str(item);
+                Tag::Item
+            }
+            Event::Size(size) => Tag::Size(size),
+            Event::Data(n) => Tag::Data(n),
+            Event::End => Tag::End,
+        }
+    }
+
+    /// The event again, its text borrowed from `text`.
+    pub(crate) fn event(self, text: &str) -> Event<'_> {
+        match self {
+            Tag::Status(code) => Event::Status { code, text },
+            Tag::Item => Event::Item(text),
+            Tag::Size(size) => Event::Size(size),
+            Tag::Data(n) => Event::Data(n),
+            Tag::End => Event::End,
+        }
+    }
+}
+
 /// A run of queued bytes drawing `responses` responses.
 #[derive(Debug)]
 struct Unit {

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use hftp_proto::codec::{
-    CodecError, OwnedEvent, RequestCodec, ResponseCodec, ServerFrame, SlicePart,
+    CodecError, RequestCodec, ResponseCodec, ResponseFrame, ServerFrame, SlicePart,
 };
 use hftp_proto::{
     Event, Expect, FileName, Request, RequestDecoder, Response, ResponseDecoder, ResponseError,
@@ -470,7 +470,10 @@ fn slice_parts_out_of_order_are_errors() {
 
 /// `ResponseDecoder`'s events for `wire` as one input (the reference),
 /// payload as `Data` of everything in a row, and the error it ends in.
-fn response_reference(expects: &[Expect], wire: &[u8]) -> (Vec<OwnedEvent>, Option<ResponseError>) {
+fn response_reference(
+    expects: &[Expect],
+    wire: &[u8],
+) -> (Vec<ResponseFrame>, Option<ResponseError>) {
     let mut dec = ResponseDecoder::new();
     for &e in expects {
         dec.expect(e);
@@ -486,22 +489,24 @@ fn response_reference(expects: &[Expect], wire: &[u8]) -> (Vec<OwnedEvent>, Opti
         input = &input[step.consumed..];
         let event = match step.event {
             None => return (events, None),
-            Some(Event::Status { code, text }) => OwnedEvent::Status {
+            Some(Event::Status { code, text }) => ResponseFrame::Status {
                 code,
                 text: text.to_owned(),
             },
-            Some(Event::Item(item)) => OwnedEvent::Item(item.to_owned()),
-            Some(Event::Size(n)) => OwnedEvent::Size(n),
-            Some(Event::Data(n)) => OwnedEvent::Data(Bytes::copy_from_slice(&out[..n])),
-            Some(Event::End) => OwnedEvent::End,
+            Some(Event::Item(item)) => ResponseFrame::Item(item.to_owned()),
+            Some(Event::Size(n)) => ResponseFrame::Size(n),
+            Some(Event::Data(n)) => ResponseFrame::Data(Bytes::copy_from_slice(&out[..n])),
+            Some(Event::End) => ResponseFrame::End,
         };
         push_merged(&mut events, event);
     }
 }
 
 /// Appends an event, merging `Data` into the `Data` before it.
-fn push_merged(events: &mut Vec<OwnedEvent>, event: OwnedEvent) {
-    if let (Some(OwnedEvent::Data(last)), OwnedEvent::Data(more)) = (events.last_mut(), &event) {
+fn push_merged(events: &mut Vec<ResponseFrame>, event: ResponseFrame) {
+    if let (Some(ResponseFrame::Data(last)), ResponseFrame::Data(more)) =
+        (events.last_mut(), &event)
+    {
         let mut joined = BytesMut::from(&last[..]);
         joined.extend_from_slice(more);
         *last = joined.freeze();
@@ -515,7 +520,7 @@ fn response_through_codec<'c>(
     requests: &[Request<'_>],
     max_chunk: usize,
     chunks: impl IntoIterator<Item = &'c [u8]>,
-) -> (Vec<OwnedEvent>, Option<ResponseError>) {
+) -> (Vec<ResponseFrame>, Option<ResponseError>) {
     let mut codec = ResponseCodec::with_max_chunk(max_chunk);
     let mut wire = BytesMut::new();
     for &r in requests {
@@ -528,7 +533,7 @@ fn response_through_codec<'c>(
         loop {
             match codec.decode(&mut buf) {
                 Ok(Some(event)) => {
-                    if let OwnedEvent::Data(d) = &event {
+                    if let ResponseFrame::Data(d) = &event {
                         assert!(
                             !d.is_empty() && d.len() <= max_chunk,
                             "chunk of {}",
@@ -665,9 +670,9 @@ fn response_rows() -> Vec<(&'static str, Vec<Request<'static>>, Vec<u8>)> {
 /// What must not depend on how the bytes came: everything, except how much
 /// payload of a broken line the decoder hands out before it sees the error.
 fn settled(
-    (mut events, err): (Vec<OwnedEvent>, Option<ResponseError>),
-) -> (Vec<OwnedEvent>, Option<ResponseError>) {
-    if err.is_some() && matches!(events.last(), Some(OwnedEvent::Data(_))) {
+    (mut events, err): (Vec<ResponseFrame>, Option<ResponseError>),
+) -> (Vec<ResponseFrame>, Option<ResponseError>) {
+    if err.is_some() && matches!(events.last(), Some(ResponseFrame::Data(_))) {
         events.pop();
     }
     (events, err)
@@ -719,7 +724,7 @@ fn a_big_raw_slice_comes_in_bounded_chunks() {
         buf.extend_from_slice(piece);
         while let Some(event) = codec.decode(&mut buf).unwrap() {
             match event {
-                OwnedEvent::Data(d) => {
+                ResponseFrame::Data(d) => {
                     assert!(d.len() <= 16 * 1024);
                     assert!(d
                         .iter()
@@ -727,8 +732,8 @@ fn a_big_raw_slice_comes_in_bounded_chunks() {
                         .all(|(i, &b)| b == ((got + i) % 251) as u8));
                     got += d.len();
                 }
-                OwnedEvent::End => ends += 1,
-                OwnedEvent::Status { code: 0, .. } => {}
+                ResponseFrame::End => ends += 1,
+                ResponseFrame::Status { code: 0, .. } => {}
                 other => panic!("{other:?}"),
             }
         }
@@ -762,7 +767,10 @@ fn the_end_of_input_inside_a_response_is_an_error() {
     codec.expect(Expect::Quit);
     let mut buf = BytesMut::from(&b"0 OK\r\n"[..]);
     assert!(codec.decode_eof(&mut buf).unwrap().is_some());
-    assert_eq!(codec.decode_eof(&mut buf).unwrap(), Some(OwnedEvent::End));
+    assert_eq!(
+        codec.decode_eof(&mut buf).unwrap(),
+        Some(ResponseFrame::End)
+    );
     assert_eq!(codec.decode_eof(&mut buf).unwrap(), None);
 }
 
@@ -808,11 +816,11 @@ async fn a_client_and_a_server_framed_over_a_duplex() {
     let mut statuses = Vec::new();
     while let Some(event) = conn.next().await {
         match event.unwrap() {
-            OwnedEvent::Status { code, .. } => {
+            ResponseFrame::Status { code, .. } => {
                 statuses.push(code);
                 slices.push(Vec::new());
             }
-            OwnedEvent::Data(d) => {
+            ResponseFrame::Data(d) => {
                 assert!(d.len() <= 8192);
                 slices.last_mut().unwrap().extend_from_slice(&d);
             }

@@ -14,7 +14,7 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// A request line must be complete this long after its first byte.
     pub request_timeout: Duration,
-    /// The hard limit on a request line (HFTP.md §2.3).
+    /// The hard limit on a request line (docs/PROTOCOL.md §2.3).
     pub max_request_bytes: usize,
     /// How long a shutdown lets responses in flight finish.
     pub shutdown_grace: Duration,

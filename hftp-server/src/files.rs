@@ -128,7 +128,7 @@ pub struct Listing {
 
 impl Listing {
     /// The listing of `names`, in the order given (a listing is sorted
-    /// bytewise, HFTP.md §3: [`Files::list`] gives them so).
+    /// bytewise, docs/PROTOCOL.md §3: [`Files::list`] gives them so).
     pub fn from_names<I>(names: I) -> Listing
     where
         I: IntoIterator,
@@ -160,13 +160,13 @@ impl Listing {
 
 /// A served directory that answers synchronously.
 ///
-/// Names given here are always valid FILENAMEs (HFTP.md §2.2): no `/`,
+/// Names given here are always valid FILENAMEs (docs/PROTOCOL.md §2.2): no `/`,
 /// not `.` or `..`.
 pub trait Files {
     /// An open file, held by the session while a slice of it is sent.
     type File;
 
-    /// The published names, sorted bytewise (HFTP.md §3).
+    /// The published names, sorted bytewise (docs/PROTOCOL.md §3).
     fn list(&self) -> io::Result<Vec<String>>;
 
     /// The size of a published file (`get_metadata`).

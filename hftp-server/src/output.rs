@@ -10,7 +10,7 @@
 //! than [`MAX_QUEUED`] whatever the socket accepts per write.
 
 /// While this much is waiting, nothing more is produced (backpressure,
-/// HFTP.md §4).
+/// docs/PROTOCOL.md §4).
 pub const HIGH_WATER: usize = 128 * 1024;
 
 /// The most one producer step appends: a base64 chunk of the file

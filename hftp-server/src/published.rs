@@ -1,4 +1,4 @@
-//! The published directory (HFTP.md §3, §4) on disk: which entries are
+//! The published directory (docs/PROTOCOL.md §3, §4) on disk: which entries are
 //! published files, listing them, and sizing and opening one by name,
 //! always beneath a held handle on the directory and never by path.
 //!

@@ -27,7 +27,7 @@
 //! [`SessionConfig::fs_timeout`] is answered `199` for the client, so that
 //! a hung file system costs the clients that touch it, no one else.
 //!
-//! The promises of HFTP.md §4 live here: answers strictly in order, at
+//! The promises of docs/PROTOCOL.md §4 live here: answers strictly in order, at
 //! most [`MAX_QUEUED`] bytes queued whatever the socket accepts, a bounded
 //! amount of work per turn ([`Session::begin_turn`]) so that one client
 //! cannot hold a worker, an idle timeout that counts only what the peer
@@ -84,7 +84,7 @@ pub struct SessionConfig {
     pub idle_timeout: Duration,
     /// A request line must be complete this long after its first byte.
     pub request_timeout: Duration,
-    /// The hard limit on a request line (HFTP.md §2.3).
+    /// The hard limit on a request line (docs/PROTOCOL.md §2.3).
     pub max_request_bytes: usize,
     /// How long a lingering close waits for the peer to stop sending.
     pub linger: Duration,
@@ -139,7 +139,7 @@ pub enum Transmit<'a> {
     Bytes(&'a [u8]),
     /// Shut down the write side of the socket (the peer sees the end of
     /// the stream), then keep reading and handing the bytes in until the
-    /// peer closes: a lingering close (HFTP.md §2).
+    /// peer closes: a lingering close (docs/PROTOCOL.md §2).
     ShutdownWrite,
 }
 

@@ -1,4 +1,4 @@
-//! Confinement (HFTP.md §3, §4): nothing outside the served directory is
+//! Confinement (docs/PROTOCOL.md §3, §4): nothing outside the served directory is
 //! ever sized, listed or read, and special files are never opened.
 //!
 //! A name is published only if it resolves, beneath the served directory,

@@ -1,5 +1,5 @@
 //! The course's conformance suite, one Rust test per Python test: the
-//! server must pass it unchanged (HFTP.md preamble).
+//! server must pass it unchanged (docs/PROTOCOL.md preamble).
 
 mod common;
 

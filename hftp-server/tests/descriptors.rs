@@ -1,4 +1,4 @@
-//! The descriptor budget and the per-address limit (HFTP.md §4).
+//! The descriptor budget and the per-address limit (docs/PROTOCOL.md §4).
 //!
 //! The server caps its connection limit to what its open-files limit
 //! allows, keeping descriptors in reserve for the files it opens: clients

@@ -1,5 +1,5 @@
 //! Timeouts, the connection limit, and a stalled reader that must not delay
-//! anyone else (HFTP.md §4), with small configured values.
+//! anyone else (docs/PROTOCOL.md §4), with small configured values.
 
 mod common;
 

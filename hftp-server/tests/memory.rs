@@ -1,4 +1,4 @@
-//! Bounded memory whatever the clients do (HFTP.md §2.3, §3, §4): long
+//! Bounded memory whatever the clients do (docs/PROTOCOL.md §2.3, §3, §4): long
 //! request lines, responses never read, huge slices. Growth is measured as
 //! the server's peak RSS (VmHWM) over its RSS after a warm-up, which can
 //! only overstate it.
@@ -156,7 +156,7 @@ fn a_1_gib_raw_slice_and_a_256_mib_base64_slice_stream_in_bounded_memory() {
 }
 
 /// A hundred clients that ask for a large listing and never read it cost
-/// the server one shared snapshot, not a listing each (HFTP.md §4:
+/// the server one shared snapshot, not a listing each (docs/PROTOCOL.md §4:
 /// bounded memory per connection).
 #[test]
 fn a_hundred_unread_listings_share_one_snapshot() {

@@ -1,5 +1,5 @@
 //! Clients that fragment, pipeline, flood, crowd, reset, or read files that
-//! shrink under them (HFTP.md §1, §2, §3, §4).
+//! shrink under them (docs/PROTOCOL.md §1, §2, §3, §4).
 
 mod common;
 
@@ -237,7 +237,7 @@ fn read_until_end(c: &mut Conn, got: &mut Vec<u8>) -> bool {
 
 #[test]
 fn a_file_shrinking_mid_slice_resets_that_connection_only() {
-    // HFTP.md §3 (decided): the promised bytes can never be delivered, so
+    // docs/PROTOCOL.md §3 (decided): the promised bytes can never be delivered, so
     // the connection is reset at once instead of closed gracefully behind
     // queued bytes: the client must not go on receiving stale bytes.
     let size: u64 = 256 << 20;
@@ -544,7 +544,7 @@ fn a_request_and_the_clients_close_arriving_together_are_answered_then_closed() 
 fn connections_gathered_onto_one_worker_mid_slice_are_answered_intact() {
     // Two workers; eight clients each start a base64 and then a raw slice,
     // read a little, and are then all gathered onto worker 0 while their
-    // slices are in flight (HFTP.md §4: no moved client may lose or repeat
+    // slices are in flight (docs/PROTOCOL.md §4: no moved client may lose or repeat
     // a byte). The number of active workers is held by the test instead of
     // left to the load, which a loaded machine made unpredictable. The raw
     // slices are larger than what the sockets buffer, so they are mid-way

@@ -250,7 +250,7 @@ impl Rig {
 }
 
 /// What a server answers to `get_slice NAME OFFSET SIZE`, computed from
-/// the rules of HFTP.md §3.
+/// the rules of docs/PROTOCOL.md §3.
 fn slice_answer(data: &[u8], offset: usize, size: usize, raw: bool) -> Vec<u8> {
     let mut out = Vec::new();
     encode_status(Status::Ok, &mut out);
@@ -269,7 +269,7 @@ fn help() -> Vec<u8> {
     out
 }
 
-/// A mix of requests and the answers HFTP.md gives them.
+/// A mix of requests and the answers docs/PROTOCOL.md gives them.
 fn requests_and_answers(files: &[(&str, Vec<u8>)], picks: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let (mut req, mut ans) = (Vec::new(), Vec::new());
     let (name, data) = (&files[0].0, &files[0].1);

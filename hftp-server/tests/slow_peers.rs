@@ -1,7 +1,7 @@
 //! Peers as real networks make them, over real sockets: slow readers that
 //! keep reading (never cut), readers that stop (cut after the idle
 //! timeout), small send buffers at MTU 1500 (bounded memory), and a client
-//! that pipelines as fast as it reads (delays nobody). HFTP.md §4.
+//! that pipelines as fast as it reads (delays nobody). docs/PROTOCOL.md §4.
 
 mod common;
 

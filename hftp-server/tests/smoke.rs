@@ -1,4 +1,4 @@
-//! The server binary over real loopback sockets: the HFTP.md §1 example
+//! The server binary over real loopback sockets: the docs/PROTOCOL.md §1 example
 //! exchange, an error, a fatal error with its lingering close.
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -1,4 +1,4 @@
-//! Every status code over the wire (HFTP.md §2), the fatal ones closing the
+//! Every status code over the wire (docs/PROTOCOL.md §2), the fatal ones closing the
 //! connection, and confinement to the served directory (§3, §4).
 
 mod common;

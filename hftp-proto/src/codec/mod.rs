@@ -4,7 +4,7 @@
 //! | type | for | decodes | encodes |
 //! |---|---|---|---|
 //! | [`RequestCodec`] | servers | `Result<`[`OwnedRequest`]`, `[`RequestError`](crate::RequestError)`>` | [`ServerFrame`]: a [`Response`](crate::Response) or a [`SlicePart`] |
-//! | [`ResponseCodec`] | clients | [`OwnedEvent`] | [`Request`](crate::Request) (and registers its [`Expect`](crate::Expect)) |
+//! | [`ResponseCodec`] | clients | [`ResponseFrame`] | [`Request`](crate::Request) (and registers its [`Expect`](crate::Expect)) |
 //!
 //! Both wrap the sans-IO decoders of this crate and give exactly their
 //! results; they only add ownership (a decoded item outlives the read
@@ -21,7 +21,7 @@
 //!
 //! ```
 //! use bytes::BytesMut;
-//! use hftp_proto::codec::{OwnedEvent, RequestCodec, ResponseCodec};
+//! use hftp_proto::codec::{ResponseFrame, RequestCodec, ResponseCodec};
 //! use hftp_proto::{FileName, Request, Response};
 //! use tokio_util::codec::{Decoder, Encoder};
 //!
@@ -45,7 +45,7 @@
 //! }
 //! assert_eq!(
 //!     events,
-//!     [OwnedEvent::Status { code: 0, text: "OK".into() }, OwnedEvent::Size(41), OwnedEvent::End]
+//!     [ResponseFrame::Status { code: 0, text: "OK".into() }, ResponseFrame::Size(41), ResponseFrame::End]
 //! );
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -60,7 +60,7 @@ pub mod request;
 pub mod response;
 
 pub use request::{OwnedRequest, RequestCodec, ServerFrame, SlicePart};
-pub use response::{OwnedEvent, ResponseCodec};
+pub use response::{ResponseCodec, ResponseFrame};
 
 /// The error of every codec in this module.
 ///

@@ -1,6 +1,6 @@
 //! The client side: [`ResponseCodec`] encodes requests, registering what
 //! each one expects, and decodes the responses with [`ResponseDecoder`]
-//! into owned [`OwnedEvent`]s, slice payload as bounded [`Bytes`] chunks.
+//! into owned [`ResponseFrame`]s, slice payload as bounded [`Bytes`] chunks.
 
 use std::io;
 
@@ -16,7 +16,7 @@ use crate::{Event, Expect, Request, ResponseDecoder};
 /// A response is `Status`, then its body (`Item`s, a `Size`, or `Data`
 /// chunks), then `End`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum OwnedEvent {
+pub enum ResponseFrame {
     /// The status line. `code` may be any number (clients key on the code
     /// only); `text` is what followed it, leading spaces removed.
     Status {
@@ -39,7 +39,7 @@ pub enum OwnedEvent {
 
 /// The client's codec: [`Encoder<Request>`](Encoder) writes a request
 /// line and registers the response it [expects](Expect::for_request);
-/// [`Decoder`] turns the server's bytes into [`OwnedEvent`]s, exactly the
+/// [`Decoder`] turns the server's bytes into [`ResponseFrame`]s, exactly the
 /// events of a [`ResponseDecoder`].
 ///
 /// A slice is never buffered whole: base64 is decoded into chunks of at
@@ -53,7 +53,7 @@ pub enum OwnedEvent {
 ///
 /// ```
 /// use bytes::BytesMut;
-/// use hftp_proto::codec::{OwnedEvent, ResponseCodec};
+/// use hftp_proto::codec::{ResponseFrame, ResponseCodec};
 /// use hftp_proto::{FileName, Request, Slice};
 /// use tokio_util::codec::{Decoder, Encoder};
 ///
@@ -69,8 +69,8 @@ pub enum OwnedEvent {
 /// let mut chunks = Vec::new();
 /// while let Some(event) = codec.decode(&mut input)? {
 ///     match event {
-///         OwnedEvent::Item(name) => names.push(name),
-///         OwnedEvent::Data(chunk) => chunks.push(chunk),
+///         ResponseFrame::Item(name) => names.push(name),
+///         ResponseFrame::Data(chunk) => chunks.push(chunk),
 ///         _ => {}
 ///     }
 /// }
@@ -94,7 +94,7 @@ impl Default for ResponseCodec {
 }
 
 impl ResponseCodec {
-    /// The default bound on a [`OwnedEvent::Data`] chunk: 64 KiB.
+    /// The default bound on a [`ResponseFrame::Data`] chunk: 64 KiB.
     pub const DEFAULT_MAX_CHUNK: usize = 64 * 1024;
 
     /// A codec expecting nothing yet, with the default chunk bound.
@@ -141,10 +141,10 @@ impl Encoder<Request<'_>> for ResponseCodec {
 }
 
 impl Decoder for ResponseCodec {
-    type Item = OwnedEvent;
+    type Item = ResponseFrame;
     type Error = CodecError;
 
-    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<OwnedEvent>, CodecError> {
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<ResponseFrame>, CodecError> {
         loop {
             if let Some(left @ 1..) = self.decoder.raw_body_remaining() {
                 // The body is the payload: split it off the read buffer.
@@ -154,7 +154,7 @@ impl Decoder for ResponseCodec {
                     return Ok(None);
                 }
                 self.decoder.raw_body_received(n)?;
-                return Ok(Some(OwnedEvent::Data(src.split_to(n).freeze())));
+                return Ok(Some(ResponseFrame::Data(src.split_to(n).freeze())));
             }
             if self.out.len() < self.max_chunk.div_ceil(4) {
                 // Too little room left after the chunks split off: a new
@@ -166,14 +166,14 @@ impl Decoder for ResponseCodec {
             let consumed = step.consumed;
             let event = match step.event {
                 None | Some(Event::Data(0)) => None,
-                Some(Event::Status { code, text }) => Some(OwnedEvent::Status {
+                Some(Event::Status { code, text }) => Some(ResponseFrame::Status {
                     code,
                     text: text.to_owned(),
                 }),
-                Some(Event::Item(item)) => Some(OwnedEvent::Item(item.to_owned())),
-                Some(Event::Size(size)) => Some(OwnedEvent::Size(size)),
-                Some(Event::Data(n)) => Some(OwnedEvent::Data(self.out.split_to(n).freeze())),
-                Some(Event::End) => Some(OwnedEvent::End),
+                Some(Event::Item(item)) => Some(ResponseFrame::Item(item.to_owned())),
+                Some(Event::Size(size)) => Some(ResponseFrame::Size(size)),
+                Some(Event::Data(n)) => Some(ResponseFrame::Data(self.out.split_to(n).freeze())),
+                Some(Event::End) => Some(ResponseFrame::End),
             };
             src.advance(consumed);
             // Without an event, go on while input is used: a step that
@@ -187,7 +187,7 @@ impl Decoder for ResponseCodec {
     /// As [`decode`](Self::decode), then an
     /// [`UnexpectedEof`](io::ErrorKind::UnexpectedEof) error if the input
     /// ended inside a response or before an expected one.
-    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<OwnedEvent>, CodecError> {
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<ResponseFrame>, CodecError> {
         if let Some(event) = self.decode(src)? {
             return Ok(Some(event));
         }
