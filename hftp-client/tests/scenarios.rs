@@ -60,6 +60,7 @@ enum Fail {
     Reset,
     InvalidName,
     Changed,
+    PartTooLong,
 }
 
 impl Fail {
@@ -74,6 +75,7 @@ impl Fail {
             (Fail::Reset, Error::Io(e)) => e.kind() == ErrorKind::ConnectionReset,
             (Fail::InvalidName, Error::InvalidName(_)) => true,
             (Fail::Changed, Error::Changed { .. }) => true,
+            (Fail::PartTooLong, Error::PartTooLong { .. }) => true,
             _ => false,
         }
     }
@@ -114,7 +116,8 @@ struct Dl {
     /// 1: `Client::download` on the row's connection; more:
     /// `Server::download` over that many new connections.
     connections: usize,
-    /// Resume from a `.part` holding this many bytes of the file.
+    /// Resume from a `.part` holding this many bytes of the file (more
+    /// than its size: the file, then zeros).
     resume_from: Option<usize>,
     raw: bool,
     chunk: u64,
@@ -140,6 +143,8 @@ enum Step {
     Transcript(Vec<Rec>),
     /// Ends the session (the client is gone afterwards).
     Quit(Res<()>),
+    /// The client does nothing for a while.
+    Sleep(Duration),
     /// The step must be over within this time (only an upper bound,
     /// generous: never a flaky timing assertion).
     Within(Duration, Box<Step>),
@@ -155,16 +160,17 @@ struct Bug {
     kinds: &'static [&'static str],
 }
 
-/// Every call after the connection broke should be `Error::Broken`; on
-/// the blocking client every single-request call (everything but
-/// `sizes`) returns `Error::Io(InvalidInput, "responses to earlier
-/// requests on this connection are still expected")` instead:
-/// `Client::begin` checks `in_flight() > 0` before the broken flag, and
-/// a connection broken mid-response still counts that response in
-/// flight.
+/// Every call after the connection broke should be `Error::Broken`
+/// (`Error`'s docs: "every later call on it returns `Error::Broken`").
+/// On both clients every single-request call (everything but `sizes`)
+/// returns `Error::Io(InvalidInput, "responses to earlier requests on
+/// this connection are still expected")` instead: `Client::begin` (in
+/// `client.rs` and `tokio/client.rs`) checks `in_flight() > 0` before the
+/// broken flag, and a connection broken mid-response still counts that
+/// response in flight.
 const AFTER_BREAK: Bug = Bug {
     what: "calls after a break are Io(InvalidInput) instead of Broken",
-    kinds: &["blocking"],
+    kinds: &["blocking", "tokio current-thread", "tokio multi-thread"],
 };
 
 /// A call on a broken connection (see [`AFTER_BREAK`]).
@@ -379,7 +385,18 @@ fn rows() -> Vec<Row> {
             let want = (0..3000)
                 .map(|i| [Ok(41), Err(Fail::Server(202)), Ok(1536)][i % 3].clone())
                 .collect();
-            vec![Step::Sizes(names, want), Step::Metadata("one", Ok(1))]
+            // Names near the longest a file can have, none of them there.
+            let long: Vec<String> = (0..2000).map(|i| format!("{i:0>250}")).collect();
+            let long: Vec<&'static str> = long
+                .into_iter()
+                .map(|n| &*Box::leak(n.into_boxed_str()))
+                .collect();
+            let missing = long.iter().map(|_| Err(Fail::Server(202))).collect();
+            vec![
+                Step::Sizes(names, want),
+                Step::Sizes(long, missing),
+                Step::Metadata("one", Ok(1)),
+            ]
         }),
         real(
             "real: refusals keep the connection usable",
@@ -1054,9 +1071,205 @@ fn rows() -> Vec<Row> {
             )
         },
     ];
+    rows.extend(more_rows());
+    rows.extend(malformed());
     rows.push(every_split());
     rows.push(byte_by_byte());
     rows
+}
+
+fn more_rows() -> Vec<Row> {
+    vec![
+        faked(
+            "fake: liberal forms (spaces around codes and sizes, no status text, header case)",
+            vec![
+                read("get_metadata a"),
+                send("  0   OK\r\n 41 \r\n"),
+                read("get_file_listing"),
+                send("0\r\n\r\n"),
+                read("get_slice a 0 3 raw"),
+                send("0 OK\r\ncontent-length:3\r\n\r\nabc"),
+                read("get_metadata b"),
+                send("202\r\n"),
+            ],
+            vec![
+                Step::Metadata("a", Ok(41)),
+                Step::List(strings(&[])),
+                Step::Slice(raw_slice("a", 0, 3), Ok(b"abc".to_vec())),
+                Step::Metadata("b", Err(Fail::Server(202))),
+                Step::Sizes(vec![], vec![]),
+            ],
+        ),
+        real(
+            "real: a .part longer than the file is PartTooLong",
+            vec![
+                Step::Download(
+                    Dl {
+                        name: "notes.txt",
+                        connections: 1,
+                        resume_from: Some(50),
+                        raw: false,
+                        chunk: 16,
+                    },
+                    Err(Fail::PartTooLong),
+                ),
+                // A local problem: the connection is fine.
+                Step::Metadata("notes.txt", Ok(41)),
+            ],
+        ),
+        faked(
+            "fake: quit answered by a close is Closed",
+            vec![read("quit"), Act::Close],
+            vec![Step::Quit(Err(Fail::Closed))],
+        ),
+        faked(
+            "fake: a stall in the middle of pipelined sizes times out",
+            vec![
+                read("get_metadata a"),
+                read("get_metadata b"),
+                read("get_metadata c"),
+                send("0 OK\r\n1\r\n0 OK\r\n"),
+            ],
+            vec![
+                within(
+                    SOON,
+                    Step::Sizes(
+                        vec!["a", "b", "c"],
+                        vec![Ok(1), Err(Fail::Timeout), Err(Fail::Broken)],
+                    ),
+                ),
+                later(Step::Metadata("a", Err(Fail::Broken))),
+            ],
+        ),
+        Row {
+            timeouts: Timeouts {
+                operation: Some(Duration::from_millis(500)),
+                ..SHORT
+            },
+            ..faked(
+                "fake: the operation timeout bounds pipelined sizes as one operation",
+                vec![
+                    read("get_metadata a"),
+                    read("get_metadata b"),
+                    send("0 OK\r\n1\r\n"),
+                    Act::Trickle {
+                        bytes: b"0 OK\r\n1234567890123456789012345678901234567890\r\n".to_vec(),
+                        every: Duration::from_millis(50),
+                    },
+                ],
+                vec![within(
+                    SOON,
+                    Step::Sizes(vec!["a", "b"], vec![Ok(1), Err(Fail::Timeout)]),
+                )],
+            )
+        },
+        Row {
+            timeouts: Timeouts {
+                operation: Some(Duration::from_millis(300)),
+                ..SHORT
+            },
+            ..faked(
+                "fake: idle time between operations does not count against the next one",
+                vec![
+                    read("get_metadata one"),
+                    send("0 OK\r\n1\r\n"),
+                    read("get_metadata one"),
+                    send("0 OK\r\n1\r\n"),
+                ],
+                vec![
+                    Step::Metadata("one", Ok(1)),
+                    Step::Sleep(Duration::from_millis(700)),
+                    Step::Metadata("one", Ok(1)),
+                ],
+            )
+        },
+    ]
+}
+
+/// Responses a server gets wrong in one way each: a row per response,
+/// each on its own connection, each a protocol error that breaks it.
+fn malformed() -> Vec<Row> {
+    use ResponseError::*;
+    let cases: Vec<(&'static str, &'static str, &'static [u8], Step)> = vec![
+        (
+            "a listing item that is not UTF-8",
+            "get_file_listing",
+            b"0 OK\r\n\xff\xfe.txt\r\n\r\n",
+            Step::List(Err(Fail::Protocol(InvalidUtf8))),
+        ),
+        (
+            "a status code past 65535",
+            "help",
+            b"70000 BIG\r\n",
+            Step::Help(Err(Fail::Protocol(BadStatusLine))),
+        ),
+        (
+            "a status line without a code",
+            "help",
+            b"OK\r\n",
+            Step::Help(Err(Fail::Protocol(BadStatusLine))),
+        ),
+        (
+            "a NUL in the status line",
+            "help",
+            b"0 O\0K\r\n",
+            Step::Help(Err(Fail::Protocol(ControlByte { byte: 0 }))),
+        ),
+        (
+            "a bare CR in a listing item",
+            "get_file_listing",
+            b"0 OK\r\na\rb\r\n\r\n",
+            Step::List(Err(Fail::Protocol(ControlByte { byte: b'\r' }))),
+        ),
+        (
+            "a signed size",
+            "get_metadata a",
+            b"0 OK\r\n+41\r\n",
+            Step::Metadata("a", Err(Fail::Protocol(BadSize))),
+        ),
+        (
+            "a size past 2^64 - 1",
+            "get_metadata a",
+            b"0 OK\r\n18446744073709551616\r\n",
+            Step::Metadata("a", Err(Fail::Protocol(BadSize))),
+        ),
+        (
+            "a raw slice with another header",
+            "get_slice a 0 3 raw",
+            b"0 OK\r\nContent-Type: text/plain\r\n\r\nabc",
+            Step::Slice(raw_slice("a", 0, 3), Err(Fail::Protocol(BadHeader))),
+        ),
+        (
+            "a raw slice without the blank line",
+            "get_slice a 0 3 raw",
+            b"0 OK\r\nContent-Length: 3\r\nabc",
+            Step::Slice(raw_slice("a", 0, 3), Err(Fail::Protocol(MissingBlankLine))),
+        ),
+        (
+            "base64 padding in the middle of a line",
+            "get_slice a 0 2",
+            b"0 OK\r\nIQ==IQ==\r\n",
+            Step::Slice(b64_slice("a", 0, 2), Err(Fail::Protocol(BadPadding))),
+        ),
+        (
+            "a base64 line ending in a lone character",
+            "get_slice a 0 4",
+            b"0 OK\r\nIVF1Z\r\n",
+            Step::Slice(b64_slice("a", 0, 4), Err(Fail::Protocol(DanglingBase64))),
+        ),
+    ];
+    cases
+        .into_iter()
+        .map(|(what, request, response, step)| {
+            let mut row = faked(
+                "fake: malformed",
+                vec![read(request), send(response)],
+                vec![step],
+            );
+            row.name = Box::leak(format!("fake: malformed: {what}").into_boxed_str());
+            row
+        })
+        .collect()
 }
 
 fn listing_of(names: &[&str]) -> Vec<u8> {
@@ -1162,6 +1375,7 @@ fn clone_step(step: &Step) -> Step {
         Step::Record => Step::Record,
         Step::Transcript(want) => Step::Transcript(want.clone()),
         Step::Quit(want) => Step::Quit(want.clone()),
+        Step::Sleep(d) => Step::Sleep(*d),
         Step::Within(limit, step) => within(*limit, clone_step(step)),
         Step::Bug(bug, step) => Step::Bug(bug, Box::new(clone_step(step))),
     }
@@ -1337,6 +1551,10 @@ impl Ctx<'_> {
                 api.record(1 << 20);
                 Vec::new()
             }
+            Step::Sleep(d) => {
+                std::thread::sleep(*d);
+                Vec::new()
+            }
             Step::Transcript(want) => {
                 let transcript = api.transcript().expect("recording");
                 let got: Vec<Rec> = transcript
@@ -1381,7 +1599,9 @@ impl Ctx<'_> {
             ..DownloadOptions::default()
         };
         if let Some(n) = dl.resume_from {
-            std::fs::write(&part, &served_file(dl.name)[..n]).unwrap();
+            let mut bytes = served_file(dl.name);
+            bytes.resize(n, 0);
+            std::fs::write(&part, bytes).unwrap();
         }
         let most = Arc::new(AtomicU64::new(0));
         let progress = {
