@@ -254,6 +254,7 @@ fn cat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
 }
 
+/// For fakes that stall or trickle.
 const SHORT: Timeouts = Timeouts {
     connect: Some(Duration::from_secs(5)),
     read: Some(Duration::from_millis(300)),
@@ -261,6 +262,8 @@ const SHORT: Timeouts = Timeouts {
     operation: None,
 };
 
+/// For everything else: no test waits this long unless something is
+/// wrong, and a loaded machine never trips it.
 const PATIENT: Timeouts = Timeouts {
     connect: Some(Duration::from_secs(10)),
     read: Some(Duration::from_secs(10)),
@@ -285,8 +288,16 @@ fn faked(name: &'static str, script: Vec<Act>, steps: Vec<Step>) -> Row {
     Row {
         name,
         setup: Setup::Fake(script),
-        timeouts: SHORT,
+        timeouts: PATIENT,
         steps,
+    }
+}
+
+/// A fake row with [`SHORT`] timeouts.
+fn stalling(name: &'static str, script: Vec<Act>, steps: Vec<Step>) -> Row {
+    Row {
+        timeouts: SHORT,
+        ..faked(name, script, steps)
     }
 }
 
@@ -984,7 +995,7 @@ fn rows() -> Vec<Row> {
             ],
         ),
         // Fakes: time.
-        faked(
+        stalling(
             "fake: a stall before the status line times out",
             vec![read("get_file_listing")],
             vec![
@@ -992,7 +1003,7 @@ fn rows() -> Vec<Row> {
                 later(Step::Metadata("notes.txt", Err(Fail::Broken))),
             ],
         ),
-        faked(
+        stalling(
             "fake: a stall mid-slice times out",
             vec![read("get_slice notes.txt 5 20"), send("0 OK\r\nY2Fsb3Ig")],
             vec![
@@ -1006,7 +1017,7 @@ fn rows() -> Vec<Row> {
                 )),
             ],
         ),
-        faked(
+        stalling(
             "fake: a stall mid-raw-body times out",
             vec![
                 read("get_slice notes.txt 0 10 raw"),
@@ -1017,7 +1028,7 @@ fn rows() -> Vec<Row> {
                 Step::Slice(raw_slice("notes.txt", 0, 10), Err(Fail::Timeout)),
             )],
         ),
-        faked(
+        stalling(
             "fake: a trickle within the read timeout is fine without an operation bound",
             vec![
                 read("get_metadata notes.txt"),
@@ -1122,7 +1133,7 @@ fn more_rows() -> Vec<Row> {
             vec![read("quit"), Act::Close],
             vec![Step::Quit(Err(Fail::Closed))],
         ),
-        faked(
+        stalling(
             "fake: a stall in the middle of pipelined sizes times out",
             vec![
                 read("get_metadata a"),
@@ -1165,8 +1176,8 @@ fn more_rows() -> Vec<Row> {
         },
         Row {
             timeouts: Timeouts {
-                operation: Some(Duration::from_millis(300)),
-                ..SHORT
+                operation: Some(Duration::from_millis(500)),
+                ..PATIENT
             },
             ..faked(
                 "fake: idle time between operations does not count against the next one",
@@ -1178,7 +1189,7 @@ fn more_rows() -> Vec<Row> {
                 ],
                 vec![
                     Step::Metadata("one", Ok(1)),
-                    Step::Sleep(Duration::from_millis(700)),
+                    Step::Sleep(Duration::from_millis(1200)),
                     Step::Metadata("one", Ok(1)),
                 ],
             )
