@@ -18,7 +18,7 @@ use std::io::{self, BufRead, Write};
 use std::net::Shutdown;
 
 use hftp_client::{Connection, Direction, Error};
-use hftp_proto::{Event, Expect, Request, RequestDecoder};
+use hftp_proto::{Expect, OwnedEvent, Request, RequestDecoder};
 
 use crate::args::{Global, SendArgs};
 use crate::connect;
@@ -167,14 +167,6 @@ struct Pending {
     closes: bool,
 }
 
-/// What one event of a response showed (taken out of the connection's
-/// borrow).
-enum Step {
-    Status(u16, String),
-    Part,
-    End,
-}
-
 /// One connection and what is expected on it.
 struct Session {
     /// The driver: sends the lines (within its window, so a long
@@ -281,19 +273,17 @@ impl Session {
                     format!("send: cannot send {what}: {}", fail::describe(&e)),
                 ));
             }
-            let step = match self.conn.next_event(&mut self.scratch) {
-                Ok(Some((_, Event::Status { code, text }))) => Ok(Step::Status(code, text.into())),
-                Ok(Some((_, Event::End))) => Ok(Step::End),
-                Ok(Some(_)) => Ok(Step::Part),
+            let event = match self.conn.next_event(&mut self.scratch) {
+                Ok(Some((_, event))) => Ok(event.into_owned()),
                 Ok(None) => Err(None),
                 Err(e) => Err(Some(e)),
             };
             // Show what arrived (all of it before an error).
             self.echo().map_err(|e| Failure::io("send", &e))?;
-            match step {
-                Ok(Step::Status(code, text)) => status = Some((code, text)),
-                Ok(Step::Part) => {}
-                Ok(Step::End) => break,
+            match event {
+                Ok(OwnedEvent::Status { code, text }) => status = Some((code, text)),
+                Ok(OwnedEvent::End) => break,
+                Ok(_) => {}
                 Err(e) => return Err(self.read_failure(&label, begun, e)),
             }
         }
