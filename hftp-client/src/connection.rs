@@ -51,7 +51,11 @@ type SetTimeouts<S> = fn(&S, Option<Duration>, Option<Duration>) -> io::Result<(
 pub struct Connection<S = TcpStream> {
     stream: S,
     pipeline: Pipeline,
+    /// Input read and not decoded yet is `inbuf[start..end]`; allocated
+    /// at the first read (a connection never read from costs no buffer).
     inbuf: Box<[u8]>,
+    /// Bytes read at a time.
+    read_size: usize,
     start: usize,
     end: usize,
     /// When the buffered input arrived.
@@ -98,7 +102,8 @@ impl<S: Read + Write> Connection<S> {
         Connection {
             stream,
             pipeline: Pipeline::new(),
-            inbuf: vec![0; READ_BUF].into_boxed_slice(),
+            inbuf: Box::default(),
+            read_size: READ_BUF,
             start: 0,
             end: 0,
             read_at: Instant::now(),
@@ -218,12 +223,19 @@ impl<S: Read + Write> Connection<S> {
     }
 
     /// Reads at most `size` bytes (at least 1) at a time from now on
-    /// (1 MiB by default). Input read but not decoded yet is kept.
+    /// (1 MiB by default; the buffer is allocated at the next read, so
+    /// many connections that read little can set a small one first).
+    /// Input read but not decoded yet is kept.
     pub fn set_read_size(&mut self, size: usize) {
-        let mut inbuf = vec![0; size.max(1).max(self.end - self.start)].into_boxed_slice();
-        inbuf[..self.end - self.start].copy_from_slice(&self.inbuf[self.start..self.end]);
-        self.end -= self.start;
+        self.read_size = size.max(1);
+        let kept = self.end - self.start;
+        let mut inbuf = match kept {
+            0 => Box::default(),
+            _ => vec![0; self.read_size.max(kept)].into_boxed_slice(),
+        };
+        inbuf[..kept].copy_from_slice(&self.inbuf[self.start..self.end]);
         self.start = 0;
+        self.end = kept;
         self.inbuf = inbuf;
     }
 
@@ -314,6 +326,9 @@ impl<S: Read + Write> Connection<S> {
 
     /// Refills the input buffer with one read of at least a byte.
     fn fill(&mut self) -> Result<(), Error> {
+        if self.inbuf.is_empty() {
+            self.inbuf = vec![0; self.read_size].into_boxed_slice();
+        }
         let mut inbuf = std::mem::take(&mut self.inbuf);
         let read = self.read_into(&mut inbuf);
         self.inbuf = inbuf;

@@ -427,6 +427,14 @@ impl Pipeline {
         self.sent
     }
 
+    /// Bytes queued so far, sent or not: read before and after a
+    /// [`push`](Self::push), where that request lies in the stream of
+    /// bytes sent (it has gone once [`bytes_sent`](Self::bytes_sent) is
+    /// past its start).
+    pub fn bytes_queued(&self) -> u64 {
+        self.queued_end()
+    }
+
     /// Bytes of responses received and decoded so far.
     pub fn bytes_received(&self) -> u64 {
         self.received
@@ -525,7 +533,9 @@ mod tests {
         let big = vec![b'x'; 100_000];
         p.push_bytes(&big, [Expect::Quit]);
         let wire = p.poll_transmit().to_vec();
+        assert_eq!(p.bytes_queued(), wire.len() as u64);
         p.handle_transmitted(20, Instant::now());
+        assert_eq!((p.bytes_sent(), p.bytes_queued()), (20, wire.len() as u64));
         // The big unit starts past the answered mark but within the
         // window, so it goes whole.
         assert_eq!(wire.len(), b"get_metadata a\r\n".len() + big.len());

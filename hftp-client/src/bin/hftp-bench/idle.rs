@@ -1,17 +1,17 @@
 //! `idle`: what N idle connections cost the server. Opens N connections,
 //! checks that the server serves each (one `help` on every one, answers
-//! read back), leaves them idle, and runs the `rate` load beside them;
+//! read back through `hftp_client::Connection`), leaves them idle, and runs the `rate` load beside them;
 //! reports the rate figures, the server's memory before and with the
 //! idle connections, and optionally a baseline `rate` run without them.
 //!
 //! The server must allow N + C connections (`--max-connections`) and its
 //! idle timeout must outlast the run.
 
-use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use hftp_proto::{Event, Expect, ResponseDecoder};
+use hftp_client::{Connection, Error, Timeouts};
+use hftp_proto::{Event, Request};
 use serde::Serialize;
 
 use crate::args::IdleArgs;
@@ -22,6 +22,8 @@ use crate::{probe, BoxError};
 
 /// How long the idle connections may take to be opened and answered.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bytes each idle connection reads at a time (a `help` answer is 62).
+const IDLE_READ: usize = 128;
 
 /// The result of an `idle` run.
 #[derive(Debug, Clone, Serialize)]
@@ -147,80 +149,68 @@ pub fn run(
 }
 
 /// Opens `n` connections, sends `help` on each and reads the answers;
-/// returns the connections and how many were answered correctly.
+/// returns the sockets, left idle, and how many were answered correctly.
 fn open(addr: SocketAddr, n: usize) -> Result<(Vec<TcpStream>, usize), BoxError> {
     let deadline = Instant::now() + OPEN_TIMEOUT;
-    let mut streams = Vec::with_capacity(n);
+    // Reads wait until the deadline; connecting and writing as long as
+    // setup may.
+    let server = probe::server(
+        addr,
+        Timeouts {
+            read: None,
+            ..probe::setup_timeouts()
+        },
+    );
+    let mut conns = Vec::with_capacity(n);
     for i in 0..n {
-        let stream = TcpStream::connect_timeout(&addr, probe::SETUP_TIMEOUT).map_err(|e| {
+        let mut conn = server.connection().map_err(|e| {
+            let emfile = matches!(&e, Error::Io(e) if e.raw_os_error() == Some(24));
             format!(
                 "idle connection {} of {n}: cannot connect to {addr}: {e}{}",
                 i + 1,
-                if e.raw_os_error() == Some(24) {
+                if emfile {
                     " (raise the open files limit: ulimit -n)"
                 } else {
                     ""
                 }
             )
         })?;
-        stream.set_nodelay(true)?;
-        streams.push(stream);
+        // Thousands of them: a help answer's worth of read buffer each
+        // (allocated at the first read).
+        conn.set_read_size(IDLE_READ);
+        conns.push(conn);
     }
-    for stream in &mut streams {
-        stream.write_all(b"help\r\n")?;
+    for conn in &mut conns {
+        conn.send(&Request::Help)?;
+        conn.flush()?;
     }
     let mut served = 0;
-    let mut buf = [0u8; 512];
-    for stream in &mut streams {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
+    for conn in &mut conns {
+        if Instant::now() >= deadline {
             break;
         }
-        stream.set_read_timeout(Some(left))?;
-        let mut decoder = ResponseDecoder::new();
-        decoder.expect(Expect::Help);
-        if answered(stream, &mut decoder, &mut buf)? {
+        conn.set_deadline(Some(deadline));
+        if answered(conn)? {
             served += 1;
         }
     }
-    Ok((streams, served))
+    // Only the sockets stay open: no buffers held through the load.
+    let idle = conns.into_iter().map(Connection::into_inner).collect();
+    Ok((idle, served))
 }
 
-/// Reads one `help` response; whether it was `0 OK` with five items.
-fn answered(
-    stream: &mut TcpStream,
-    decoder: &mut ResponseDecoder,
-    buf: &mut [u8],
-) -> io::Result<bool> {
+/// Reads one `help` response; whether it was `0 OK` with five items. A
+/// timeout, a close or a protocol error is an answer that does not count.
+fn answered(conn: &mut Connection) -> Result<bool, BoxError> {
     let (mut ok, mut items) = (false, 0);
     loop {
-        let n = match stream.read(buf) {
-            Ok(0) => return Ok(false),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Ok(false)
-            }
-            Err(e) => return Err(e),
-        };
-        let mut rest = &buf[..n];
-        loop {
-            let Ok(step) = decoder.decode(rest, &mut []) else {
-                return Ok(false);
-            };
-            rest = &rest[step.consumed..];
-            match step.event {
-                None => break,
-                Some(Event::Status { code, .. }) => ok = code == 0,
-                Some(Event::Item(_)) => items += 1,
-                Some(Event::End) => return Ok(ok && items == 5),
-                Some(_) => return Ok(false),
-            }
+        match conn.next_event(&mut []) {
+            Ok(Some((_, Event::Status { code, .. }))) => ok = code == 0,
+            Ok(Some((_, Event::Item(_)))) => items += 1,
+            Ok(Some((_, Event::End))) => return Ok(ok && items == 5),
+            Ok(_) => return Ok(false),
+            Err(e @ Error::Io(_)) if !e.is_timeout() => return Err(e.into()),
+            Err(_) => return Ok(false),
         }
     }
 }

@@ -5,8 +5,10 @@
 //! (payload throughput of one file, base64 or raw), `idle` (`rate` beside
 //! N idle connections, with the server's memory) and `limits` (TCP
 //! loopback and base64 speed, the yardstick). Modules: `args` (command
-//! line), `mix` (request kinds and weights), `probe` (setup requests via
-//! `hftp_client::Client`), `rate`, `transfer`, `idle`, `limits`,
+//! line), `mix` (request kinds and weights), `probe` (connecting through
+//! `hftp_client::Server`, setup requests via `hftp_client::Client`),
+//! `rate` (on `hftp_client::Pipeline`), `transfer` and `idle` (on
+//! `hftp_client::Connection`), `limits`,
 //! `latency` (HDR histograms), `proc` (server CPU and memory from
 //! `/proc`), `report` (table and JSON output).
 //!

@@ -1,25 +1,41 @@
-//! Asking the server, before a run, what it publishes: the file listing
-//! and file sizes, through the `hftp_client::Client` library over one
-//! ordinary connection.
+//! Reaching the server: the one way every subcommand connects (through
+//! `hftp_client`'s `Server`, with the setup timeouts), and the setup
+//! requests asked before a run (the file listing and file sizes) through
+//! the `hftp_client::Client` library over one ordinary connection.
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use hftp_client::Client;
+use hftp_client::{Client, Connection, Server, Timeouts};
 
 use crate::BoxError;
 
 /// How long setup connections and requests may take.
 pub const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The server, each connection bounded by `timeouts`.
+pub fn server(addr: SocketAddr, timeouts: Timeouts) -> Server {
+    Server::new(addr, timeouts).expect("a socket address resolves to itself")
+}
+
+/// Timeouts for setup: connecting, each read and write.
+pub fn setup_timeouts() -> Timeouts {
+    Timeouts::uniform(Some(SETUP_TIMEOUT))
+}
+
+/// A new connection to `server`, failures named for the report.
+pub fn connection(server: &Server) -> Result<Connection, String> {
+    server
+        .connection()
+        .map_err(|e| format!("cannot connect to {}: {e}", server.addrs()[0]))
+}
+
 /// A blocking client for setup requests.
 pub fn client(addr: SocketAddr) -> Result<Client, BoxError> {
-    let stream = TcpStream::connect_timeout(&addr, SETUP_TIMEOUT)
-        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-    stream.set_read_timeout(Some(SETUP_TIMEOUT))?;
-    stream.set_write_timeout(Some(SETUP_TIMEOUT))?;
-    stream.set_nodelay(true)?;
-    Ok(Client::new(stream))
+    Ok(Client::from_connection(connection(&server(
+        addr,
+        setup_timeouts(),
+    ))?))
 }
 
 /// The published file names.

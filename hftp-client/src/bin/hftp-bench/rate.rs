@@ -3,10 +3,15 @@
 //! A few client threads each drive many non-blocking connections from one
 //! mio event loop. Every connection keeps P requests in flight: after each
 //! read it tops the pipeline up again, the new requests written in one
-//! `write`. Every response is decoded with `hftp_proto::ResponseDecoder`
-//! and checked against what its request must get (status code, and the
-//! size, byte count or item count of the body); a response that does not
-//! match counts as wrong, a connection that breaks as failed.
+//! `write`. Each connection is opened with `hftp_client`'s one connect
+//! and driven by its sans-IO `Pipeline` (the protocol driver of every
+//! client in the workspace), which decodes every response, borrowed, no
+//! allocation per response. Each is checked against what its request must
+//! get (status code, and the size, byte count or item count of the body);
+//! a response that does not match counts as wrong, a connection that
+//! breaks as failed. The pipeline's window puts at most
+//! `Pipeline::WINDOW` bytes of unanswered requests on the wire, so a P
+//! beyond that (about a thousand `get_metadata`) is held to it.
 //!
 //! Latency runs from the write that carried a request to the read that
 //! completed its response, so with pipelining it includes the wait behind
@@ -18,7 +23,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use hftp_proto::{Event, Expect, FileName, Request, ResponseDecoder, Slice};
+use hftp_client::{Pipeline, RequestId, Timeouts};
+use hftp_proto::{Event, Expect, FileName, Request, Slice};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use serde::Serialize;
@@ -250,7 +256,6 @@ struct Workload {
     file_size: u64,
     slice_size: u64,
     listing_len: usize,
-    metadata_line: Vec<u8>,
     /// Error request lines and the code each must get.
     errors: Vec<(Vec<u8>, u16)>,
 }
@@ -300,10 +305,8 @@ impl Workload {
         if !names.iter().any(|n| n == MISSING) {
             errors.push((format!("get_metadata {MISSING}\r\n").into_bytes(), 202));
         }
-        let mut metadata_line = Vec::new();
         if let Some((name, size)) = &file {
             let name = FileName::new(name)?;
-            Request::GetMetadata { name }.encode(&mut metadata_line);
             let past_end = Request::GetSlice(Slice {
                 name,
                 offset: *size,
@@ -322,7 +325,6 @@ impl Workload {
             file_size,
             slice_size: args.slice_size,
             listing_len: names.len(),
-            metadata_line,
             errors,
         })
     }
@@ -361,9 +363,15 @@ impl Check {
     }
 }
 
+/// A request queued on a connection, and what its response must be.
 #[derive(Debug)]
 struct Pending {
+    id: RequestId,
     check: Check,
+    /// Where the request starts in the stream of bytes sent.
+    start: u64,
+    /// When the write that carried it began (when it was queued, until
+    /// then).
     sent: Instant,
 }
 
@@ -400,14 +408,17 @@ impl Tally {
     }
 }
 
-/// One connection of the load.
+/// One connection of the load: the socket and the `hftp_client::Pipeline`
+/// that does the protocol work (requests queued, responses decoded,
+/// each event tagged with its request).
 struct Conn {
     stream: TcpStream,
-    decoder: ResponseDecoder,
+    pipeline: Pipeline,
+    /// Requests queued and not answered, oldest first.
     pending: VecDeque<Pending>,
+    /// How many of `pending`, from the front, have gone out.
+    written: usize,
     got: Got,
-    out: Vec<u8>,
-    out_pos: usize,
     rng: u64,
     error_turn: usize,
     alive: bool,
@@ -416,51 +427,63 @@ struct Conn {
 }
 
 impl Conn {
-    /// Tops the pipeline up to `depth` requests.
+    /// Tops the pipeline up to `depth` requests (the pipeline's window
+    /// holds back what would put more than `Pipeline::WINDOW` bytes of
+    /// requests on the wire).
     fn refill(&mut self, w: &Workload, depth: usize, now: Instant) {
+        if self.pending.len() >= depth {
+            return;
+        }
+        let name = w
+            .file
+            .as_deref()
+            .map(|name| FileName::new(name).expect("validated by get_metadata"));
         while self.pending.len() < depth {
-            let (expect, check) = self.push_request(w);
-            self.decoder.expect(expect);
-            self.pending.push_back(Pending { check, sent: now });
+            let start = self.pipeline.bytes_queued();
+            let (id, check) = self.push_request(w, name);
+            self.pending.push_back(Pending {
+                id,
+                check,
+                start,
+                sent: now,
+            });
         }
     }
 
-    /// Appends one request of the mix to the output.
-    fn push_request(&mut self, w: &Workload) -> (Expect, Check) {
+    /// Queues one request of the mix.
+    /// Queues one request of the mix (`name`: the file, when the mix has
+    /// kinds that need one).
+    fn push_request(&mut self, w: &Workload, name: Option<FileName<'_>>) -> (RequestId, Check) {
         let r = self.next_random();
+        let file = || name.expect("a file for the mix's kinds");
         match w.mix.pick((r >> 32) as u32) {
             Kind::Metadata => {
-                self.out.extend_from_slice(&w.metadata_line);
-                (Expect::Metadata, Check::Size(w.file_size))
+                let name = file();
+                let id = self.pipeline.push(&Request::GetMetadata { name });
+                (id, Check::Size(w.file_size))
             }
             kind @ (Kind::Slice | Kind::Raw) => {
                 let span = w.file_size - w.slice_size + 1;
                 let offset = ((u128::from(self.next_random()) * u128::from(span)) >> 64) as u64;
-                let name = w.file.as_deref().unwrap_or_default();
-                let name = FileName::new(name).expect("validated by get_metadata");
-                let request = Request::GetSlice(Slice {
-                    name,
+                let id = self.pipeline.push(&Request::GetSlice(Slice {
+                    name: file(),
                     offset,
                     size: w.slice_size,
                     raw: kind == Kind::Raw,
-                });
-                request.encode(&mut self.out);
-                (Expect::for_request(&request), Check::Bytes(w.slice_size))
+                }));
+                (id, Check::Bytes(w.slice_size))
             }
-            Kind::Listing => {
-                Request::GetFileListing.encode(&mut self.out);
-                (Expect::Listing, Check::Items(w.listing_len))
-            }
-            Kind::Help => {
-                Request::Help.encode(&mut self.out);
-                (Expect::Help, Check::Items(5))
-            }
+            Kind::Listing => (
+                self.pipeline.push(&Request::GetFileListing),
+                Check::Items(w.listing_len),
+            ),
+            Kind::Help => (self.pipeline.push(&Request::Help), Check::Items(5)),
             Kind::Error => {
                 let (line, code) = &w.errors[self.error_turn % w.errors.len()];
                 self.error_turn += 1;
-                self.out.extend_from_slice(line);
                 // A refusal ends at its status line whatever was expected.
-                (Expect::Metadata, Check::Code(*code))
+                let ids = self.pipeline.push_bytes(line, [Expect::Metadata]);
+                (ids[0], Check::Code(*code))
             }
         }
     }
@@ -473,20 +496,33 @@ impl Conn {
         self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
-    /// Writes what is queued until done or the socket is full.
+    /// Writes what the pipeline hands out until done or the socket is
+    /// full, noting when each request went.
     fn flush(&mut self) -> io::Result<()> {
-        while self.out_pos < self.out.len() {
-            match self.stream.write(&self.out[self.out_pos..]) {
+        loop {
+            let bytes = self.pipeline.poll_transmit();
+            if bytes.is_empty() {
+                return Ok(());
+            }
+            let now = Instant::now();
+            match self.stream.write(bytes) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.out_pos += n,
+                Ok(n) => {
+                    self.pipeline.handle_transmitted(n, now);
+                    let sent = self.pipeline.bytes_sent();
+                    while let Some(p) = self.pending.get_mut(self.written) {
+                        if p.start >= sent {
+                            break;
+                        }
+                        p.sent = now;
+                        self.written += 1;
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
-        self.out.clear();
-        self.out_pos = 0;
-        Ok(())
     }
 
     /// Decodes what one read delivered, checking each completed response.
@@ -502,11 +538,11 @@ impl Conn {
     ) -> Result<(), String> {
         loop {
             let step = self
-                .decoder
-                .decode(input, data)
-                .map_err(|e| format!("protocol error: {e}"))?;
+                .pipeline
+                .handle_input(input, data, now)
+                .map_err(|e| e.to_string())?;
             input = &input[step.consumed..];
-            let Some(event) = step.event else {
+            let Some((id, event)) = step.event else {
                 return Ok(());
             };
             match event {
@@ -518,7 +554,9 @@ impl Conn {
                     let pending = self
                         .pending
                         .pop_front()
-                        .ok_or("internal error: a response nobody asked for")?;
+                        .filter(|p| p.id == id)
+                        .ok_or("internal error: a response to a request not asked")?;
+                    self.written = self.written.saturating_sub(1);
                     let got = std::mem::take(&mut self.got);
                     if !counted {
                         continue;
@@ -547,14 +585,21 @@ struct Worker {
 impl Worker {
     fn connect(addr: SocketAddr, count: usize, thread: u32) -> Result<Worker, String> {
         let poll = Poll::new().map_err(|e| format!("cannot create a poller: {e}"))?;
+        let server = probe::server(
+            addr,
+            Timeouts {
+                read: None,
+                write: None,
+                ..probe::setup_timeouts()
+            },
+        );
         let mut conns = Vec::with_capacity(count);
         for i in 0..count {
-            let stream = std::net::TcpStream::connect_timeout(&addr, probe::SETUP_TIMEOUT)
-                .and_then(|s| {
-                    s.set_nodelay(true)?;
-                    s.set_nonblocking(true)?;
-                    Ok(s)
-                })
+            // Connected by the one driver, then driven from this event
+            // loop: nothing was read yet, so nothing is left over.
+            let (stream, pipeline, _) = probe::connection(&server)?.into_parts();
+            stream
+                .set_nonblocking(true)
                 .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
             let mut stream = TcpStream::from_std(stream);
             poll.registry()
@@ -566,11 +611,10 @@ impl Worker {
                 .map_err(|e| format!("cannot watch a connection: {e}"))?;
             conns.push(Conn {
                 stream,
-                decoder: ResponseDecoder::new(),
+                pipeline,
                 pending: VecDeque::new(),
+                written: 0,
                 got: Got::default(),
-                out: Vec::with_capacity(4096),
-                out_pos: 0,
                 // Distinct non-zero seeds per connection and thread.
                 rng: 0x9e37_79b9_7f4a_7c15 ^ ((u64::from(thread) << 32) | (i as u64 + 1)),
                 error_turn: i,
@@ -654,7 +698,12 @@ fn read_all(
 ) -> Result<(), String> {
     loop {
         match conn.stream.read(buf) {
-            Ok(0) => return Err("the server closed the connection".into()),
+            Ok(0) => {
+                return Err(match conn.pipeline.handle_eof(Instant::now()) {
+                    Ok(()) => "the server closed the connection".into(),
+                    Err(e) => e.to_string(),
+                })
+            }
             Ok(n) => {
                 let now = Instant::now();
                 let counted = now < deadline;

@@ -4,28 +4,27 @@
 //! contiguous parts, one per connection, and each connection (a thread
 //! of its own, blocking I/O) downloads its part again and again until
 //! the duration ends or the whole file has been downloaded `--count`
-//! times. Every byte is decoded with `hftp_proto::ResponseDecoder` (base64
-//! decoded, raw copied out) and each slice must hold exactly the bytes
-//! asked for, so the figure is the payload a real client gets. A download
-//! still running when the duration ends is cut short; its bytes so far
+//! times. Each connection is an `hftp_client::Connection`, the driver
+//! every client in the workspace runs on: every byte is decoded (base64
+//! decoded; raw bodies read from the socket straight into the buffer) and
+//! each slice must hold exactly the bytes asked for, so the figure is the
+//! payload a real client gets. A download still running when the duration
+//! ends (the connection's deadline) is cut short; its bytes so far
 //! count.
 
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use hftp_proto::{Event, Expect, FileName, Request, ResponseDecoder, Slice};
+use hftp_client::{Connection, Timeouts};
+use hftp_proto::{Event, FileName, Request, Slice};
 use serde::Serialize;
 
 use crate::args::TransferArgs;
 use crate::proc::{self, ServerUsage};
 use crate::report::{self, gbps, thousands, Report};
 use crate::{probe, BoxError};
-
-/// A blocked read gives up this often to look at the clock.
-const READ_TICK: Duration = Duration::from_millis(50);
 
 /// The result of a `transfer` run.
 #[derive(Debug, Clone, Serialize)]
@@ -129,14 +128,18 @@ pub fn run(
         return Err(format!("{} is empty: nothing to transfer", args.file).into());
     }
     let conns = u64::from(args.connections).min(size);
+    // Reads wait as long as the duration allows (each connection's
+    // deadline); connecting and writing as long as setup may.
+    let server = probe::server(
+        addr,
+        Timeouts {
+            read: None,
+            ..probe::setup_timeouts()
+        },
+    );
     let mut streams = Vec::new();
     for _ in 0..conns {
-        let stream = TcpStream::connect_timeout(&addr, probe::SETUP_TIMEOUT)
-            .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-        stream.set_nodelay(true)?;
-        stream.set_read_timeout(Some(READ_TICK))?;
-        stream.set_write_timeout(Some(probe::SETUP_TIMEOUT))?;
-        streams.push(stream);
+        streams.push(probe::connection(&server)?);
     }
     let wire = Arc::new(AtomicU64::new(0));
     let barrier = Arc::new(Barrier::new(streams.len() + 1));
@@ -228,13 +231,16 @@ struct Done {
 }
 
 impl Part {
-    fn download(&self, mut stream: TcpStream, deadline: Instant, wire: &AtomicU64) -> Done {
+    fn download(&self, mut conn: Connection, deadline: Instant, wire: &AtomicU64) -> Done {
         let mut done = Done {
             payload: 0,
             slices: 0,
             error: None,
         };
-        let mut input = vec![0u8; self.buffer];
+        // Reads of `--buffer` bytes; inside a raw body they go from the
+        // socket straight into `data`, as a zero-copy client takes them.
+        conn.set_read_size(self.buffer);
+        conn.set_deadline(Some(deadline));
         let mut data = vec![0u8; self.buffer];
         let name = FileName::new(&self.name).expect("checked before the run");
         let request = Request::GetSlice(Slice {
@@ -243,74 +249,8 @@ impl Part {
             size: self.size,
             raw: self.raw,
         });
-        let line = request.to_bytes();
-        let mut received = 0u64;
         while self.rounds.is_none_or(|n| done.slices < n) && Instant::now() < deadline {
-            let mut decoder = ResponseDecoder::new();
-            decoder.expect(Expect::for_request(&request));
-            let result = (|| -> Result<bool, String> {
-                stream
-                    .write_all(&line)
-                    .map_err(|e| format!("write failed: {e}"))?;
-                let mut got = 0u64;
-                let mut code = None;
-                loop {
-                    // Inside a raw body, bytes go from the socket straight
-                    // into `data`, as a zero-copy client takes them.
-                    let mut rest: &[u8] = if let Some(left) = decoder.raw_body_remaining() {
-                        let want = data.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-                        let Some(n) = read_until(&mut stream, &mut data[..want], deadline)? else {
-                            return Ok(false);
-                        };
-                        decoder
-                            .raw_body_received(n)
-                            .map_err(|e| format!("protocol error: {e}"))?;
-                        received += n as u64;
-                        got += n as u64;
-                        done.payload += n as u64;
-                        &[]
-                    } else {
-                        let Some(n) = read_until(&mut stream, &mut input, deadline)? else {
-                            return Ok(false);
-                        };
-                        received += n as u64;
-                        &input[..n]
-                    };
-                    loop {
-                        let step = decoder
-                            .decode(rest, &mut data)
-                            .map_err(|e| format!("protocol error: {e}"))?;
-                        rest = &rest[step.consumed..];
-                        match step.event {
-                            None => break,
-                            Some(Event::Status { code: c, text }) => {
-                                if c != 0 {
-                                    return Err(format!("the server refused: {c} {text}"));
-                                }
-                                code = Some(c);
-                            }
-                            Some(Event::Data(k)) => {
-                                got += k as u64;
-                                done.payload += k as u64;
-                            }
-                            Some(Event::End) => {
-                                if code != Some(0) || got != self.size || !rest.is_empty() {
-                                    return Err(format!(
-                                        "slice of {} bytes came with {got}",
-                                        self.size
-                                    ));
-                                }
-                                return Ok(true);
-                            }
-                            Some(other) => return Err(format!("unexpected {other:?}")),
-                        }
-                    }
-                    if Instant::now() >= deadline {
-                        return Ok(false);
-                    }
-                }
-            })();
-            match result {
+            match self.round(&mut conn, &request, &mut data, &mut done, deadline) {
                 Ok(true) => done.slices += 1,
                 Ok(false) => break,
                 Err(e) => {
@@ -319,35 +259,52 @@ impl Part {
                 }
             }
         }
-        wire.fetch_add(received, Ordering::Relaxed);
+        wire.fetch_add(conn.pipeline().bytes_received(), Ordering::Relaxed);
+        if done.error.is_none() && !conn.is_broken() {
+            let (_, _, rest) = conn.into_parts();
+            if !rest.is_empty() {
+                done.error = Some(format!("{} bytes after the last slice", rest.len()));
+            }
+        }
         done
     }
-}
 
-/// One read; `Ok(None)` when `deadline` passed while waiting for it.
-fn read_until(
-    stream: &mut TcpStream,
-    buf: &mut [u8],
-    deadline: Instant,
-) -> Result<Option<usize>, String> {
-    loop {
-        match stream.read(buf) {
-            Ok(0) => return Err("the server closed the connection".into()),
-            Ok(n) => return Ok(Some(n)),
-            Err(e) if is_timeout(&e) => {
-                if Instant::now() >= deadline {
-                    return Ok(None);
+    /// One slice, checked; `Ok(false)` when the deadline passed first.
+    fn round(
+        &self,
+        conn: &mut Connection,
+        request: &Request<'_>,
+        data: &mut [u8],
+        done: &mut Done,
+        deadline: Instant,
+    ) -> Result<bool, String> {
+        let id = conn.send(request).map_err(|e| e.to_string())?;
+        let mut got = 0u64;
+        let mut code = None;
+        loop {
+            match conn.next_event(data) {
+                Ok(Some((_, Event::Status { code: c, text }))) => {
+                    if c != 0 {
+                        return Err(format!("the server refused: {c} {text}"));
+                    }
+                    code = Some(c);
                 }
+                Ok(Some((_, Event::Data(k)))) => {
+                    got += k as u64;
+                    done.payload += k as u64;
+                }
+                Ok(Some((_, Event::End))) => {
+                    if code != Some(0) || got != self.size {
+                        return Err(format!("slice of {} bytes came with {got}", self.size));
+                    }
+                    return Ok(true);
+                }
+                Ok(Some((_, other))) => return Err(format!("unexpected {other:?}")),
+                Ok(None) => return Err(format!("internal error: no response to {id}")),
+                // Time's up, in the middle of the slice.
+                Err(e) if e.is_timeout() && Instant::now() >= deadline => return Ok(false),
+                Err(e) => return Err(e.to_string()),
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(format!("read failed: {e}")),
         }
     }
-}
-
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }

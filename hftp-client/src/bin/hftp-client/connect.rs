@@ -1,8 +1,5 @@
-//! Reaching the server named by `-H/--host` and `-p/--port`: a library
-//! [`Client`] for most commands, a bare socket for `send`.
-
-use std::io;
-use std::net::{TcpStream, ToSocketAddrs};
+//! Reaching the server named by `-H/--host` and `-p/--port`: the
+//! library's [`Server`], and a [`Client`] connected to it.
 
 use hftp_client::{Client, Error, Server, Timeouts};
 
@@ -40,39 +37,4 @@ pub fn failure(global: &Global, e: &Error) -> Failure {
             fail::describe(e)
         ),
     )
-}
-
-/// A bare TCP connection with the same timeouts as [`client`].
-pub fn socket(global: &Global) -> Result<TcpStream, Failure> {
-    let addr = address(global);
-    let failure = |e: io::Error| {
-        Failure::new(
-            fail::FAILED,
-            format!("cannot connect to {addr}: {}", fail::describe_io(&e)),
-        )
-    };
-    let timeout = global.timeout();
-    let mut last = io::Error::new(
-        io::ErrorKind::InvalidInput,
-        "the address resolved to nothing",
-    );
-    for peer in addr.to_socket_addrs().map_err(failure)? {
-        let stream = match timeout {
-            Some(t) => TcpStream::connect_timeout(&peer, t),
-            None => TcpStream::connect(peer),
-        };
-        match stream {
-            Ok(stream) => {
-                let setup = (|| {
-                    stream.set_read_timeout(timeout)?;
-                    stream.set_write_timeout(timeout)?;
-                    stream.set_nodelay(true)
-                })();
-                setup.map_err(failure)?;
-                return Ok(stream);
-            }
-            Err(e) => last = e,
-        }
-    }
-    Err(failure(last))
 }

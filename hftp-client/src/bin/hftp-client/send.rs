@@ -5,17 +5,20 @@
 //! own `RequestDecoder` (so `\r`, `\n` and fragments given with `-e` and
 //! `-n` count as they would on a server): each request it completes
 //! expects a response of the shape `Expect::for_request` gives, and each
-//! request error expects a status line alone. The responses are decoded
-//! with `ResponseDecoder` only to know where each one ends; the bytes are
-//! copied to standard output exactly as they arrived. After a fatal
-//! status (1xx) or `quit` the server closes the connection, so sending
-//! stops there.
+//! request error expects a status line alone. The bytes and those
+//! expectations go to an `hftp_client::Connection`, which sends them
+//! (pipelined, within its window) and decodes the responses only to know
+//! where each one ends; the bytes received are copied to standard output
+//! from its transcript, exactly as they arrived. After a fatal status
+//! (1xx) or `quit` the server closes the connection, so sending stops
+//! there.
 
 use std::collections::VecDeque;
-use std::io::{self, BufRead, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::io::{self, BufRead, Write};
+use std::net::Shutdown;
 
-use hftp_proto::{Expect, Request, RequestDecoder, ResponseDecoder};
+use hftp_client::{Connection, Direction, Error};
+use hftp_proto::{Expect, OwnedEvent, Request, RequestDecoder};
 
 use crate::args::{Global, SendArgs};
 use crate::connect;
@@ -47,15 +50,17 @@ pub fn run(global: &Global, args: &SendArgs) -> Result<(), Failure> {
             Box::new(lines.into_iter().map(Ok))
         }
     };
-    let mut session = Session::new(connect::socket(global)?, args.pipeline);
+    let server = connect::server(global)?;
+    let conn = server
+        .connection()
+        .map_err(|e| connect::failure(global, &e))?;
+    let mut session = Session::new(conn, args.pipeline);
     if args.pipeline {
-        let lines: Vec<_> = lines.by_ref().collect::<Result<_, _>>()?;
-        let mut all = Vec::new();
-        for (label, bytes) in &lines {
-            session.predict(label, bytes);
-            all.extend_from_slice(bytes);
+        for line in lines.by_ref() {
+            let (label, bytes) = line?;
+            session.queue(&label, &bytes)?;
         }
-        session.exchange("the lines", &all)?;
+        session.exchange("the lines")?;
     } else {
         for line in lines.by_ref() {
             let (label, bytes) = line?;
@@ -63,11 +68,11 @@ pub fn run(global: &Global, args: &SendArgs) -> Result<(), Failure> {
                 session.unanswered += 1;
                 continue;
             }
-            session.predict(&label, &bytes);
-            session.exchange(&format!("{label:?}"), &bytes)?;
+            session.queue(&label, &bytes)?;
+            session.exchange(&format!("{label:?}"))?;
         }
     }
-    let _ = session.stream.shutdown(Shutdown::Write);
+    session.finish();
     match (session.closing, session.unanswered) {
         (Some((code, why)), n @ 1..) => Err(Failure::new(
             code,
@@ -164,15 +169,14 @@ struct Pending {
 
 /// One connection and what is expected on it.
 struct Session {
-    stream: TcpStream,
+    /// The driver: sends the lines (within its window, so a long
+    /// pipeline cannot deadlock against a server that stops reading until
+    /// its answers are taken), tells where each response ends, and records
+    /// the bytes received, which are echoed.
+    conn: Connection,
     /// What the server makes of the bytes sent so far.
     requests: RequestDecoder,
-    /// Where each response ends.
-    responses: ResponseDecoder,
     pending: VecDeque<Pending>,
-    buf: Box<[u8]>,
-    start: usize,
-    end: usize,
     /// Decoded slice bytes (not used: the raw bytes are printed).
     scratch: Box<[u8]>,
     out: Stdout,
@@ -188,15 +192,13 @@ struct Session {
 }
 
 impl Session {
-    fn new(stream: TcpStream, pipelined: bool) -> Self {
+    fn new(mut conn: Connection, pipelined: bool) -> Self {
+        conn.set_read_size(BUF);
+        conn.record(usize::MAX);
         Session {
-            stream,
+            conn,
             requests: RequestDecoder::new(),
-            responses: ResponseDecoder::new(),
             pending: VecDeque::new(),
-            buf: vec![0; BUF].into_boxed_slice(),
-            start: 0,
-            end: 0,
             scratch: vec![0; BUF].into_boxed_slice(),
             out: Stdout::new(),
             closing: None,
@@ -206,8 +208,10 @@ impl Session {
         }
     }
 
-    /// Queues the responses that `bytes` will draw from the server.
-    fn predict(&mut self, label: &str, bytes: &[u8]) {
+    /// Queues `bytes` on the connection with the responses they will draw
+    /// from the server.
+    fn queue(&mut self, label: &str, bytes: &[u8]) -> Result<(), Failure> {
+        let mut expects = Vec::new();
         let mut input = bytes;
         let mut counted = false;
         loop {
@@ -229,105 +233,60 @@ impl Session {
                 }
                 continue;
             }
-            self.responses.expect(expect);
+            expects.push(expect);
             self.pending.push_back(Pending {
                 label: label.to_owned(),
                 closes,
             });
             self.predicted_close = closes;
         }
+        self.conn
+            .send_bytes(bytes, expects)
+            .map_err(|e| Failure::new(FAILED, format!("send: {}", fail::describe(&e))))?;
+        Ok(())
     }
 
-    /// Sends `bytes` (`what` names them in messages) and reads every
-    /// response expected so far. Writing goes on in a thread while the
-    /// answers are read, so that a server that stops reading until its
-    /// answers are taken (as it may) cannot deadlock a long pipeline.
-    fn exchange(&mut self, what: &str, bytes: &[u8]) -> Result<(), Failure> {
-        let cannot_send = |e: &io::Error| {
-            Failure::new(
-                FAILED,
-                format!("send: cannot send {what}: {}", fail::describe_io(e)),
-            )
-        };
-        let mut writer = self.stream.try_clone().map_err(|e| cannot_send(&e))?;
-        std::thread::scope(|scope| {
-            let sending =
-                scope.spawn(move || writer.write_all(bytes).and_then(|()| writer.flush()));
-            let mut read = Ok(());
-            while read.is_ok() && !self.pending.is_empty() {
-                read = self.response();
-            }
-            if read.is_err() {
-                // Unblock the writer: nothing more will be read.
-                let _ = self.stream.shutdown(Shutdown::Both);
-            }
-            let sent = sending
-                .join()
-                .unwrap_or_else(|_| Err(io::Error::other("the sending thread panicked")));
-            read?;
-            match sent {
-                // A server that closed after a fatal status or quit
-                // refuses the rest: that is reported as lines not answered.
-                Err(_) if self.closing.is_some() => Ok(()),
-                Err(e) => Err(cannot_send(&e)),
-                Ok(()) => Ok(()),
-            }
-        })
+    /// Reads every response expected so far (`what` names the lines in
+    /// messages), sending what is queued as the window allows.
+    fn exchange(&mut self, what: &str) -> Result<(), Failure> {
+        while !self.pending.is_empty() {
+            self.response(what)?;
+        }
+        Ok(())
     }
 
     /// Reads the next expected response, copying it to standard output.
-    fn response(&mut self) -> Result<(), Failure> {
+    fn response(&mut self, what: &str) -> Result<(), Failure> {
         let label = self
             .pending
             .front()
             .map(|p| p.label.clone())
             .unwrap_or_default();
+        let begun = self.conn.pipeline().bytes_received();
         let mut status: Option<(u16, String)> = None;
-        let mut started = false;
         loop {
-            let step = match self
-                .responses
-                .decode(&self.buf[self.start..self.end], &mut self.scratch)
-            {
-                Ok(step) => step,
-                Err(e) => {
-                    // Show what arrived, then say what is wrong with it.
-                    let rest = &self.buf[self.start..self.end];
-                    self.out
-                        .write_all(rest)
-                        .map_err(|e| Failure::io("send", &e))?;
-                    self.out.flush().map_err(|e| Failure::io("send", &e))?;
-                    return Err(Failure::new(
-                        FAILED,
-                        format!("send: the answer to {label:?} is not what HFTP allows: {e}"),
-                    ));
-                }
+            // Writing first, so that an error here is one of sending (the
+            // next event then only reads).
+            if let Err(e) = self.conn.flush() {
+                return Err(Failure::new(
+                    FAILED,
+                    format!("send: cannot send {what}: {}", fail::describe(&e)),
+                ));
+            }
+            let event = match self.conn.next_event(&mut self.scratch) {
+                Ok(Some((_, event))) => Ok(event.into_owned()),
+                Ok(None) => Err(None),
+                Err(e) => Err(Some(e)),
             };
-            let consumed = step.consumed;
-            let event = match step.event {
-                None => None,
-                Some(hftp_proto::Event::Status { code, text }) => {
-                    status = Some((code, text.to_owned()));
-                    Some(false)
-                }
-                Some(hftp_proto::Event::End) => Some(true),
-                Some(_) => Some(false),
-            };
-            let bytes = &self.buf[self.start..self.start + consumed];
-            self.out
-                .write_all(bytes)
-                .map_err(|e| Failure::io("send", &e))?;
-            self.start += consumed;
-            started |= consumed > 0;
+            // Show what arrived (all of it before an error).
+            self.echo().map_err(|e| Failure::io("send", &e))?;
             match event {
-                Some(true) => break,
-                Some(false) => {}
-                // The input is used up: more is needed.
-                None if self.start == self.end => self.fill(&label, started)?,
-                None => {}
+                Ok(OwnedEvent::Status { code, text }) => status = Some((code, text)),
+                Ok(OwnedEvent::End) => break,
+                Ok(_) => {}
+                Err(e) => return Err(self.read_failure(&label, begun, e)),
             }
         }
-        self.out.flush().map_err(|e| Failure::io("send", &e))?;
         let closes = self.pending.pop_front().is_some_and(|p| p.closes);
         let (code, text) = status.unwrap_or_default();
         // Every 1xx is fatal, including codes HFTP does not define.
@@ -361,39 +320,48 @@ impl Session {
         Ok(())
     }
 
-    /// Reads more of the server's answer.
-    fn fill(&mut self, label: &str, started: bool) -> Result<(), Failure> {
-        self.out.flush().map_err(|e| Failure::io("send", &e))?;
-        self.start = 0;
-        self.end = 0;
-        loop {
-            match self.stream.read(&mut self.buf) {
-                Ok(0) => {
-                    return Err(Failure::new(
-                        FAILED,
-                        match started {
-                            true => format!(
-                                "send: the server closed the connection in the middle of the answer to {label:?}"
-                            ),
-                            false => format!(
-                                "send: the server closed the connection without answering {label:?}"
-                            ),
-                        },
-                    ))
-                }
-                Ok(n) => {
-                    self.end = n;
-                    return Ok(());
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    return Err(Failure::new(
-                        FAILED,
-                        format!("send: waiting for the answer to {label:?}: {}", fail::describe_io(&e)),
-                    ))
+    /// Copies the bytes received since the last call to standard output,
+    /// exactly as they came (from the connection's transcript).
+    fn echo(&mut self) -> io::Result<()> {
+        if let Some(transcript) = self.conn.take_transcript() {
+            for record in transcript.records() {
+                if record.direction == Direction::Received {
+                    self.out.write_all(&record.bytes)?;
                 }
             }
         }
+        self.conn.record(usize::MAX);
+        self.out.flush()
+    }
+
+    /// Why reading the answer to `label` failed (`None`: the connection
+    /// expected nothing more, which the predictions rule out); `begun` is
+    /// where its bytes began.
+    fn read_failure(&self, label: &str, begun: u64, e: Option<Error>) -> Failure {
+        let why = match e {
+            Some(Error::Closed) if self.conn.pipeline().bytes_received() > begun => {
+                format!("the server closed the connection in the middle of the answer to {label:?}")
+            }
+            Some(Error::Closed) => {
+                format!("the server closed the connection without answering {label:?}")
+            }
+            Some(Error::Protocol(e)) => {
+                format!("the answer to {label:?} is not what HFTP allows: {e}")
+            }
+            Some(e) => format!(
+                "waiting for the answer to {label:?}: {}",
+                fail::describe(&e)
+            ),
+            None => format!("internal error: no answer to {label:?} is expected"),
+        };
+        Failure::new(FAILED, format!("send: {why}"))
+    }
+
+    /// Sends what is still queued (lines after a predicted close) and
+    /// half-closes the connection.
+    fn finish(&mut self) {
+        let _ = self.conn.flush();
+        let _ = self.conn.get_ref().shutdown(Shutdown::Write);
     }
 }
 
