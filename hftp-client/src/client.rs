@@ -225,6 +225,8 @@ impl<S: Read + Write> Client<S> {
 
     /// Starts an operation: its deadline, its request queued.
     fn begin(&mut self, request: &Request<'_>) -> Result<RequestId, Error> {
+        // A broken connection says so, whatever it left in flight.
+        self.conn.pipeline().check()?;
         if self.conn.in_flight() > 0 {
             return Err(Error::Io(io::Error::new(
                 io::ErrorKind::InvalidInput,

@@ -9,8 +9,8 @@ use thiserror::Error;
 
 /// Everything that can go wrong talking to an HFTP server.
 ///
-/// Only [`Error::Server`] and [`Error::InvalidName`] leave the connection
-/// usable; after any other error on a connection it is broken (see
+/// After an I/O error, a close or a protocol error on a connection it is
+/// broken ([`Error::breaks_connection`]; see
 /// [`Connection::is_broken`](crate::Connection::is_broken)) and every later
 /// call on it returns [`Error::Broken`].
 ///
@@ -105,10 +105,15 @@ impl Error {
         }
     }
 
-    /// Whether a connection that returned this error is broken (every
-    /// error but a refusal and an invalid name).
+    /// Whether a connection that returned this error is broken: I/O
+    /// errors and timeouts, a close, a protocol error, and
+    /// [`Error::Broken`] itself. Refusals, invalid names and the local
+    /// errors of a download leave it usable.
     pub fn breaks_connection(&self) -> bool {
-        !matches!(self, Error::Server { .. } | Error::InvalidName(_))
+        matches!(
+            self,
+            Error::Io(_) | Error::Closed | Error::Protocol(_) | Error::Broken(_)
+        )
     }
 
     /// Whether this is a timeout (a read, write, connect or deadline).

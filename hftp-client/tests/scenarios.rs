@@ -6,10 +6,7 @@
 //! garbage), a list of calls and what each must return.
 //!
 //! Every row runs even when an earlier one fails; the test fails at the
-//! end with the list of rows that did. A step marked `Step::Bug` documents
-//! a known defect of the library on some client kinds: its failure there
-//! is reported (`BUG`) but tolerated, and the test fails if it starts
-//! passing (remove the mark then).
+//! end with the list of rows that did.
 //!
 //! Timing: timeouts are short (300 ms reads) and only upper bounds are
 //! asserted, with wide margins.
@@ -148,34 +145,6 @@ enum Step {
     /// The step must be over within this time (only an upper bound,
     /// generous: never a flaky timing assertion).
     Within(Duration, Box<Step>),
-    /// The step fails on these kinds of client because of a known defect
-    /// of the library (see the module docs).
-    Bug(&'static Bug, Box<Step>),
-}
-
-/// A known defect of the library, and the client kinds that have it.
-#[derive(Debug)]
-struct Bug {
-    what: &'static str,
-    kinds: &'static [&'static str],
-}
-
-/// Every call after the connection broke should be `Error::Broken`
-/// (`Error`'s docs: "every later call on it returns `Error::Broken`").
-/// On both clients every single-request call (everything but `sizes`)
-/// returns `Error::Io(InvalidInput, "responses to earlier requests on
-/// this connection are still expected")` instead: `Client::begin` (in
-/// `client.rs` and `tokio/client.rs`) checks `in_flight() > 0` before the
-/// broken flag, and a connection broken mid-response still counts that
-/// response in flight.
-const AFTER_BREAK: Bug = Bug {
-    what: "calls after a break are Io(InvalidInput) instead of Broken",
-    kinds: &["blocking", "tokio current-thread", "tokio multi-thread"],
-};
-
-/// A call on a broken connection (see [`AFTER_BREAK`]).
-fn later(step: Step) -> Step {
-    Step::Bug(&AFTER_BREAK, Box::new(step))
 }
 
 /// Where the row's server comes from.
@@ -721,11 +690,11 @@ fn rows() -> Vec<Row> {
             ],
             vec![
                 Step::Slice(b64_slice("notes.txt", 5, 20), Err(Fail::Closed)),
-                later(Step::Metadata("notes.txt", Err(Fail::Broken))),
-                later(Step::List(Err(Fail::Broken))),
-                later(Step::Slice(raw_slice("notes.txt", 0, 1), Err(Fail::Broken))),
+                Step::Metadata("notes.txt", Err(Fail::Broken)),
+                Step::List(Err(Fail::Broken)),
+                Step::Slice(raw_slice("notes.txt", 0, 1), Err(Fail::Broken)),
                 Step::Sizes(vec!["a", "b"], vec![Err(Fail::Broken), Err(Fail::Broken)]),
-                later(Step::Quit(Err(Fail::Broken))),
+                Step::Quit(Err(Fail::Broken)),
             ],
         ),
         faked(
@@ -737,16 +706,13 @@ fn rows() -> Vec<Row> {
             ],
             vec![
                 Step::Slice(raw_slice("notes.txt", 0, 10), Err(Fail::Closed)),
-                later(Step::Help(Err(Fail::Broken))),
+                Step::Help(Err(Fail::Broken)),
             ],
         ),
         faked(
             "fake: a close before the status line",
             vec![read("get_file_listing"), Act::Close],
-            vec![
-                Step::List(Err(Fail::Closed)),
-                later(Step::List(Err(Fail::Broken))),
-            ],
+            vec![Step::List(Err(Fail::Closed)), Step::List(Err(Fail::Broken))],
         ),
         faked(
             "fake: a close mid-listing",
@@ -771,7 +737,7 @@ fn rows() -> Vec<Row> {
                     vec!["a", "b", "c"],
                     vec![Ok(41), Err(Fail::Closed), Err(Fail::Broken)],
                 ),
-                later(Step::Metadata("a", Err(Fail::Broken))),
+                Step::Metadata("a", Err(Fail::Broken)),
             ],
         ),
         faked(
@@ -788,7 +754,7 @@ fn rows() -> Vec<Row> {
                     vec!["a", "b", "c"],
                     vec![Err(Fail::Reset), Err(Fail::Broken), Err(Fail::Broken)],
                 ),
-                later(Step::Metadata("a", Err(Fail::Broken))),
+                Step::Metadata("a", Err(Fail::Broken)),
             ],
         ),
         faked(
@@ -801,7 +767,7 @@ fn rows() -> Vec<Row> {
             vec![
                 Step::Metadata("a", Err(Fail::Server(101))),
                 Step::Metadata("a", Err(Fail::Closed)),
-                later(Step::Metadata("a", Err(Fail::Broken))),
+                Step::Metadata("a", Err(Fail::Broken)),
             ],
         ),
         // Fakes: garbage.
@@ -813,8 +779,8 @@ fn rows() -> Vec<Row> {
             ],
             vec![
                 Step::List(Err(Fail::Protocol(ResponseError::BadStatusLine))),
-                later(Step::Metadata("notes.txt", Err(Fail::Broken))),
-                later(Step::List(Err(Fail::Broken))),
+                Step::Metadata("notes.txt", Err(Fail::Broken)),
+                Step::List(Err(Fail::Broken)),
             ],
         ),
         faked(
@@ -828,7 +794,7 @@ fn rows() -> Vec<Row> {
                     "notes.txt",
                     Err(Fail::Protocol(ResponseError::BadStatusLine)),
                 ),
-                later(Step::Metadata("notes.txt", Err(Fail::Broken))),
+                Step::Metadata("notes.txt", Err(Fail::Broken)),
             ],
         ),
         faked(
@@ -838,7 +804,7 @@ fn rows() -> Vec<Row> {
                 Step::Help(Err(Fail::Protocol(ResponseError::ControlByte {
                     byte: 0x15,
                 }))),
-                later(Step::Help(Err(Fail::Broken))),
+                Step::Help(Err(Fail::Broken)),
             ],
         ),
         faked(
@@ -851,7 +817,7 @@ fn rows() -> Vec<Row> {
                         limit: 65536,
                     }))),
                 ),
-                later(Step::Help(Err(Fail::Broken))),
+                Step::Help(Err(Fail::Broken)),
             ],
         ),
         faked(
@@ -862,7 +828,7 @@ fn rows() -> Vec<Row> {
             ],
             vec![
                 Step::Metadata("notes.txt", Err(Fail::Protocol(ResponseError::BadSize))),
-                later(Step::Metadata("notes.txt", Err(Fail::Broken))),
+                Step::Metadata("notes.txt", Err(Fail::Broken)),
             ],
         ),
         faked(
@@ -887,7 +853,7 @@ fn rows() -> Vec<Row> {
             vec![
                 Step::Metadata("notes.txt", Ok(41)),
                 Step::Metadata("notes.txt", Err(Fail::AnyProtocol)),
-                later(Step::Metadata("notes.txt", Err(Fail::Broken))),
+                Step::Metadata("notes.txt", Err(Fail::Broken)),
             ],
         ),
         // Fakes: slices of the wrong length.
@@ -902,7 +868,7 @@ fn rows() -> Vec<Row> {
                     b64_slice("notes.txt", 0, 3),
                     Err(Fail::Protocol(ResponseError::SliceTooLong { expected: 3 })),
                 ),
-                later(Step::Metadata("notes.txt", Err(Fail::Broken))),
+                Step::Metadata("notes.txt", Err(Fail::Broken)),
             ],
         ),
         faked(
@@ -927,7 +893,7 @@ fn rows() -> Vec<Row> {
                         got: 2,
                     })),
                 ),
-                later(Step::Metadata("notes.txt", Err(Fail::Broken))),
+                Step::Metadata("notes.txt", Err(Fail::Broken)),
             ],
         ),
         faked(
@@ -1000,7 +966,7 @@ fn rows() -> Vec<Row> {
             vec![read("get_file_listing")],
             vec![
                 within(SOON, Step::List(Err(Fail::Timeout))),
-                later(Step::Metadata("notes.txt", Err(Fail::Broken))),
+                Step::Metadata("notes.txt", Err(Fail::Broken)),
             ],
         ),
         stalling(
@@ -1011,10 +977,7 @@ fn rows() -> Vec<Row> {
                     SOON,
                     Step::Slice(b64_slice("notes.txt", 5, 20), Err(Fail::Timeout)),
                 ),
-                later(Step::Slice(
-                    b64_slice("notes.txt", 5, 20),
-                    Err(Fail::Broken),
-                )),
+                Step::Slice(b64_slice("notes.txt", 5, 20), Err(Fail::Broken)),
             ],
         ),
         stalling(
@@ -1056,7 +1019,7 @@ fn rows() -> Vec<Row> {
                 ],
                 vec![
                     within(SOON, Step::List(Err(Fail::Timeout))),
-                    later(Step::List(Err(Fail::Broken))),
+                    Step::List(Err(Fail::Broken)),
                 ],
             )
         },
@@ -1149,7 +1112,7 @@ fn more_rows() -> Vec<Row> {
                         vec![Ok(1), Err(Fail::Timeout), Err(Fail::Broken)],
                     ),
                 ),
-                later(Step::Metadata("a", Err(Fail::Broken))),
+                Step::Metadata("a", Err(Fail::Broken)),
             ],
         ),
         Row {
@@ -1388,7 +1351,6 @@ fn clone_step(step: &Step) -> Step {
         Step::Quit(want) => Step::Quit(want.clone()),
         Step::Sleep(d) => Step::Sleep(*d),
         Step::Within(limit, step) => within(*limit, clone_step(step)),
-        Step::Bug(bug, step) => Step::Bug(bug, Box::new(clone_step(step))),
     }
 }
 
@@ -1406,30 +1368,19 @@ fn got(id: u64, bytes: &str) -> Rec {
 /// Runs every row on `kind`; fails with the list of rows that failed.
 fn run_all(kind: &dyn Kind) {
     let mut failed = Vec::new();
-    let mut known = 0;
     for row in rows() {
         let name = row.name;
         let started = Instant::now();
         let result = catch_unwind(AssertUnwindSafe(|| run_row(kind, row)));
         let took = started.elapsed();
         match result {
-            Ok(bugs) if bugs.is_empty() => eprintln!("ok      {name} ({took:.0?})"),
-            Ok(bugs) => {
-                known += 1;
-                eprintln!("ok      {name} ({took:.0?}), but with known bugs:");
-                for bug in bugs {
-                    eprintln!("  BUG   {bug}");
-                }
-            }
+            Ok(()) => eprintln!("ok      {name} ({took:.0?})"),
             Err(why) => {
                 let why = panic_text(&why);
                 eprintln!("FAILED  {name}: {why}");
                 failed.push(format!("{name}: {why}"));
             }
         }
-    }
-    if known > 0 {
-        eprintln!("{}: {known} row(s) hit known bugs", kind.name());
     }
     assert!(
         failed.is_empty(),
@@ -1458,12 +1409,10 @@ struct Ctx<'a> {
     dir: &'a Path,
     /// Whether the connection is expected to be broken.
     broken: bool,
-    /// The known bugs hit, as reports.
-    bugs: Vec<String>,
 }
 
-/// Runs one row; returns the known bugs it hit.
-fn run_row(kind: &dyn Kind, row: Row) -> Vec<String> {
+/// Runs one row.
+fn run_row(kind: &dyn Kind, row: Row) {
     let mut served = None;
     let mut fake = None;
     let addr = match row.setup {
@@ -1481,7 +1430,6 @@ fn run_row(kind: &dyn Kind, row: Row) -> Vec<String> {
         timeouts: row.timeouts,
         dir: dir.path(),
         broken: false,
-        bugs: Vec::new(),
     };
     let mut client = Some(kind.connect(addr, row.timeouts).expect("connecting"));
     for (i, step) in row.steps.iter().enumerate() {
@@ -1498,7 +1446,6 @@ fn run_row(kind: &dyn Kind, row: Row) -> Vec<String> {
         }
     }
     drop(served);
-    ctx.bugs
 }
 
 fn short(s: &str) -> String {
@@ -1519,19 +1466,6 @@ impl Ctx<'_> {
                 assert!(took <= *limit, "took {took:?}, more than {limit:?}");
                 return;
             }
-            Step::Bug(bug, step) if bug.kinds.contains(&self.kind.name()) => {
-                let r = catch_unwind(AssertUnwindSafe(|| self.step(client, step, i)));
-                match r {
-                    Err(why) => self.bugs.push(format!(
-                        "step {i} ({}): {}",
-                        bug.what,
-                        short(&panic_text(&why))
-                    )),
-                    Ok(()) => panic!("passes, but is marked as a known bug: {}", bug.what),
-                }
-                return;
-            }
-            Step::Bug(_, step) => return self.step(client, step, i),
             Step::List(want) => check(api.list(), want),
             Step::Help(want) => check(api.help(), want),
             Step::Metadata(name, want) => check(api.metadata(name), want),
@@ -1669,16 +1603,7 @@ fn check<T: PartialEq + Debug>(got: Result<T, Error>, want: &Res<T>) -> Vec<bool
         }
         (Err(e), Err(fail)) => {
             assert!(fail.matches(&e), "got the error {e:?} ({e}), want {fail:?}");
-            // What a download finds wrong with the file is no failure of
-            // the connection, although `breaks_connection` says so.
-            let local = matches!(
-                e,
-                Error::Changed { .. }
-                    | Error::PartTooLong { .. }
-                    | Error::BadRecord { .. }
-                    | Error::Incomplete { .. }
-            );
-            vec![e.breaks_connection() && !local]
+            vec![e.breaks_connection()]
         }
         (Ok(got), Err(fail)) => panic!(
             "got {}, want the error {fail:?}",

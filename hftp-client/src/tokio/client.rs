@@ -237,6 +237,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     }
 
     fn begin(&mut self, request: &Request<'_>) -> Result<RequestId, Error> {
+        // A broken connection says so, whatever it left in flight.
+        self.conn.pipeline().check()?;
         if self.conn.in_flight() > 0 {
             return Err(Error::Io(io::Error::new(
                 io::ErrorKind::InvalidInput,
