@@ -82,6 +82,21 @@ pub enum Response<'a> {
 impl Response<'_> {
     /// Appends the whole response to `dst`.
     pub fn encode(&self, dst: &mut Vec<u8>) {
+        let encoded: Result<(), std::convert::Infallible> = self.encode_with(dst, |data, dst| {
+            crate::slice::encode_line(data, dst);
+            Ok(())
+        });
+        let Ok(()) = encoded;
+    }
+
+    /// Appends the whole response to any buffer, the base64 line of a
+    /// slice written by `base64_line` (the one part that needs more than
+    /// `BufMut`).
+    pub(crate) fn encode_with<B: BufMut, E>(
+        &self,
+        dst: &mut B,
+        base64_line: impl FnOnce(&[u8], &mut B) -> Result<(), E>,
+    ) -> Result<(), E> {
         match *self {
             Response::Status(status) => encode_status(status, dst),
             Response::Listing(names) => {
@@ -97,12 +112,12 @@ impl Response<'_> {
             }
             Response::Slice(data) => {
                 encode_status(Status::Ok, dst);
-                crate::slice::encode_line(data, dst);
+                base64_line(data, dst)?;
             }
             Response::RawSlice(data) => {
                 encode_status(Status::Ok, dst);
                 encode_raw_header(data.len() as u64, dst);
-                dst.extend_from_slice(data);
+                dst.put_slice(data);
             }
             Response::Help => {
                 encode_status(Status::Ok, dst);
@@ -112,6 +127,7 @@ impl Response<'_> {
                 encode_end(dst);
             }
         }
+        Ok(())
     }
 }
 

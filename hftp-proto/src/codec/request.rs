@@ -7,7 +7,7 @@ use bytes::{Buf, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
 use super::CodecError;
-use crate::response::{encode_end, encode_item, encode_raw_header, encode_size, encode_status};
+use crate::response::{encode_raw_header, encode_status};
 use crate::{
     Command, FileName, Request, RequestDecoder, RequestError, Response, Slice, SliceEncoder,
     SliceError, Status,
@@ -347,38 +347,11 @@ impl RequestCodec {
         if self.slice.is_some() {
             return Err(CodecError::SliceInProgress);
         }
-        match response {
-            Response::Status(status) => encode_status(status, dst),
-            Response::Listing(names) => {
-                encode_status(Status::Ok, dst);
-                for name in names {
-                    encode_item(name.as_str(), dst);
-                }
-                encode_end(dst);
-            }
-            Response::Metadata(size) => {
-                encode_status(Status::Ok, dst);
-                encode_size(size, dst);
-            }
-            Response::Slice(data) => {
-                encode_status(Status::Ok, dst);
-                let mut enc = SliceEncoder::new(data.len() as u64);
-                put_base64(&mut enc, data, dst)?;
-                put_finish(enc, dst)?;
-            }
-            Response::RawSlice(data) => {
-                encode_status(Status::Ok, dst);
-                encode_raw_header(data.len() as u64, dst);
-                dst.extend_from_slice(data);
-            }
-            Response::Help => {
-                encode_status(Status::Ok, dst);
-                for cmd in Command::ALL {
-                    encode_item(cmd.name(), dst);
-                }
-                encode_end(dst);
-            }
-        }
+        response.encode_with(dst, |data, dst| {
+            let mut enc = SliceEncoder::new(data.len() as u64);
+            put_base64(&mut enc, data, dst)?;
+            put_finish(enc, dst)
+        })?;
         Ok(())
     }
 
