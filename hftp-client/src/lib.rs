@@ -9,11 +9,11 @@
 //! Every client here runs on one driver: the sans-IO [`Pipeline`]
 //! (requests queued at any depth, events tagged with their request, a
 //! [`Transcript`] on demand), driven by the blocking [`Connection`] or by
-//! the async one in [`tokio`](mod@crate::tokio) (feature `tokio`).
+//! the async one in `hftp_client::tokio` (feature `tokio`).
 //!
 //! # Cargo features
 //!
-//! - `tokio` (off by default): [`tokio::Client`](crate::tokio::Client),
+//! - `tokio` (off by default): `hftp_client::tokio::Client`,
 //!   the same operations async, on tokio;
 //! - `cli` (on): the `hftp-client` command-line tool (clap, clap_complete,
 //!   indicatif, rustyline, bytesize);
