@@ -85,13 +85,7 @@ impl<S: Read + Write> Client<S> {
     pub fn metadata(&mut self, name: &str) -> Result<u64, Error> {
         let name = FileName::new(name)?;
         let id = self.begin(&Request::GetMetadata { name })?;
-        self.status(id)?;
-        let size = match self.event(id)? {
-            Event::Size(size) => size,
-            _ => return Err(self.unexpected()),
-        };
-        self.end(id)?;
-        Ok(size)
+        self.size(id)
     }
 
     /// The sizes of many files, asked all at once (pipelined): one result
@@ -107,18 +101,7 @@ impl<S: Read + Write> Client<S> {
                 Err(e) => Err(Error::InvalidName(e)),
             });
         }
-        ids.into_iter()
-            .map(|id| {
-                let id = id?;
-                self.status(id)?;
-                let size = match self.event(id)? {
-                    Event::Size(size) => size,
-                    _ => return Err(self.unexpected()),
-                };
-                self.end(id)?;
-                Ok(size)
-            })
-            .collect()
+        ids.into_iter().map(|id| self.size(id?)).collect()
     }
 
     /// Downloads `size` bytes of `name` from `offset` as base64, writing
@@ -215,6 +198,17 @@ impl<S: Read + Write> Client<S> {
                 _ => return Err(self.unexpected()),
             }
         }
+    }
+
+    /// The status, size line and end of `id`'s metadata response.
+    fn size(&mut self, id: RequestId) -> Result<u64, Error> {
+        self.status(id)?;
+        let size = match self.event(id)? {
+            Event::Size(size) => size,
+            _ => return Err(self.unexpected()),
+        };
+        self.end(id)?;
+        Ok(size)
     }
 
     /// The operation's deadline, from the connection's timeouts.
