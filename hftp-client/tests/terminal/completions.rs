@@ -1,0 +1,4 @@
+//! completions in a terminal.
+
+#[allow(unused_imports)]
+use super::*;

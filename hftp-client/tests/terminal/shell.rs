@@ -1,0 +1,4 @@
+//! shell in a terminal.
+
+#[allow(unused_imports)]
+use super::*;
