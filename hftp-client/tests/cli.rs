@@ -64,6 +64,32 @@ fn stat_of_a_name_that_cannot_be_sent_is_a_usage_error() {
     assert!(line.starts_with("hftp-client: stat ../etc/passwd: invalid file name"));
 }
 
+#[test]
+fn host_may_carry_the_port_and_may_be_a_name() {
+    let served = Served::standard();
+    // -p names a closed port: the one in -H HOST:PORT wins.
+    let at = format!("127.0.0.1:{}", served.port());
+    let out = hftp(closed_port(), &["-H", &at, "ls"]).run();
+    out.ok();
+    assert_eq!(out.stdout_text(), "empty\nnotes.txt\none\nphoto.jpg\n");
+    // A host name, resolved; and [ADDRESS]:PORT for IPv4 too.
+    let out = hftp(served.port(), &["-H", "localhost", "stat", "one"]).run();
+    out.ok();
+    let bracketed = format!("[127.0.0.1]:{}", served.port());
+    let out = hftp(closed_port(), &["-H", &bracketed, "stat", "one"]).run();
+    out.ok();
+    assert_eq!(out.stdout_text(), "one\t1\n");
+}
+
+#[test]
+fn a_malformed_host_is_a_usage_error() {
+    for bad in ["host:port", "127.0.0.1:70000", "[::1", ":19500"] {
+        let out = hftp(closed_port(), &["-H", bad, "ls"]).run();
+        let line = out.failed(1);
+        assert!(line.contains(bad) || line.contains("empty"), "{line}");
+    }
+}
+
 // --------------------------------------------------------------------- cat
 
 #[test]

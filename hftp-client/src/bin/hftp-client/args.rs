@@ -41,12 +41,14 @@ pub struct Cli {
 /// Which server, how patient, how chatty.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Global {
-    /// Server host name or address.
+    /// Server host name or address, optionally with a port: `localhost`,
+    /// `10.0.0.7:2121`, `::1`, `[::1]:2121` (a port here wins over -p).
     #[arg(
         short = 'H',
         long,
         env = "HFTP_HOST",
         default_value = "127.0.0.1",
+        value_parser = crate::connect::parse_host,
         global = true,
         help_heading = "Global options"
     )]
