@@ -6,6 +6,45 @@
 //! [`Server::download`] fetch whole files, resumably, the latter over
 //! parallel connections. The protocol work is done by [`hftp_proto`].
 //!
+//! # Quick start
+//!
+//! List a server's files, ask a size, read a byte range, download a file:
+//!
+//! ```
+//! # // An in-process server on a temporary directory stands in for
+//! # // `hftp-server`, so that this example runs as a test.
+//! # let dir = tempfile::tempdir()?;
+//! # std::fs::write(dir.path().join("notes.txt"), "!Que calor que hace hoy, pinta una birra!")?;
+//! # let running = hftp_server::Server::bind(hftp_server::ServerOptions {
+//! #     address: "127.0.0.1:0".parse()?,
+//! #     directory: dir.path().to_path_buf(),
+//! #     ..Default::default()
+//! # })?.spawn()?;
+//! # let address = running.local_addr().to_string();
+//! # let address = address.as_str(); // e.g. "127.0.0.1:19500"
+//! # let out = tempfile::tempdir()?;
+//! # let dest = out.path().join("notes.txt");
+//! use hftp_client::{Client, DownloadOptions};
+//!
+//! let mut client = Client::connect(address)?;
+//! assert_eq!(client.list()?, ["notes.txt"]);
+//! assert_eq!(client.metadata("notes.txt")?, 41);
+//!
+//! let mut word = Vec::new();
+//! client.slice_to("notes.txt", 5, 5, &mut word)?;
+//! assert_eq!(word, b"calor");
+//!
+//! // To `dest.part`, renamed to `dest` once complete.
+//! let done = client.download("notes.txt", &dest, &DownloadOptions::default(), &|_| {})?;
+//! assert_eq!(done.size, 41);
+//! client.quit()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! [`Server`] is "where the server is" (addresses and [`Timeouts`]), for
+//! downloads over several connections ([`Server::download`]) and for
+//! opening more clients.
+//!
 //! Every client here runs on one driver: the sans-IO [`Pipeline`]
 //! (requests queued at any depth, events tagged with their request, a
 //! [`Transcript`] on demand), driven by the blocking [`Connection`] or by
