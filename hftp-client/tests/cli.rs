@@ -692,7 +692,23 @@ fn a_refused_connection_is_one_line_and_exit_3() {
             "{line}"
         );
         assert!(line.contains("refused"), "{line}");
+        assert!(
+            line.ends_with(
+                "(is an HFTP server running there? -H HOST[:PORT] and -p PORT pick another)"
+            ),
+            "{line}"
+        );
     }
+}
+
+#[test]
+fn a_host_that_does_not_resolve_is_named() {
+    let out = hftp(closed_port(), &["-H", "no-such-host.invalid", "ls"]).run();
+    let line = out.failed(3);
+    assert!(
+        line.starts_with("hftp-client: cannot resolve the host name no-such-host.invalid: "),
+        "{line}"
+    );
 }
 
 #[test]

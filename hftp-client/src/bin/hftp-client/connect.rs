@@ -59,8 +59,16 @@ pub fn parse_host(text: &str) -> Result<String, String> {
 /// The server `-H`/`-p` name, with the `--timeout` applied to
 /// connecting, reading and writing.
 pub fn server(global: &Global) -> Result<Server, Failure> {
-    Server::new(address(global), Timeouts::uniform(global.timeout()))
-        .map_err(|e| failure(global, &e))
+    Server::new(address(global), Timeouts::uniform(global.timeout())).map_err(|e| {
+        let (host, _) = split_host(&global.host).unwrap_or((&global.host, None));
+        Failure::new(
+            fail::FAILED,
+            format!(
+                "cannot resolve the host name {host}: {}",
+                fail::describe(&e)
+            ),
+        )
+    })
 }
 
 /// A client connected to [`server`].
@@ -68,12 +76,18 @@ pub fn client(global: &Global) -> Result<Client, Failure> {
     server(global)?.connect().map_err(|e| failure(global, &e))
 }
 
-/// "cannot connect to ADDR: why".
+/// "cannot connect to ADDR: why", and for a refused connection what to
+/// check.
 pub fn failure(global: &Global, e: &Error) -> Failure {
+    let refused = matches!(e, Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused);
+    let hint = match refused {
+        true => " (is an HFTP server running there? -H HOST[:PORT] and -p PORT pick another)",
+        false => "",
+    };
     Failure::new(
         fail::FAILED,
         format!(
-            "cannot connect to {}: {}",
+            "cannot connect to {}: {}{hint}",
             address(global),
             fail::describe(e)
         ),
