@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 #[path = "../served/mod.rs"]
 mod served;
+#[allow(unused_imports)]
 pub use served::{binary, Served, NOTES};
 
 /// How long any one run of the binary may take before the test fails.

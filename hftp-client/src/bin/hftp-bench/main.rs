@@ -27,11 +27,13 @@ mod proc;
 mod rate;
 mod report;
 mod transfer;
+#[path = "../shared/usage.rs"]
+mod usage;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use rustix::process::{getrlimit, setrlimit, Resource};
 
 use crate::args::{Args, Command};
@@ -49,7 +51,11 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            let _ = e.print();
+            // One line, as every other failure.
+            eprintln!(
+                "hftp-bench: {}",
+                usage::one_line(&e, "--help", &Args::command())
+            );
             return ExitCode::from(1);
         }
     };

@@ -264,15 +264,6 @@ pub enum ShellCommand {
     Quit,
 }
 
-/// The names of the subcommands, for messages.
-pub fn command_names() -> Vec<String> {
-    use clap::CommandFactory;
-    Cli::command()
-        .get_subcommands()
-        .map(|c| c.get_name().to_owned())
-        .collect()
-}
-
 /// `--timeout`: non-negative seconds, fractions allowed.
 fn parse_timeout(text: &str) -> Result<Duration, String> {
     let secs: f64 = text

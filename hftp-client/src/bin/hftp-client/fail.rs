@@ -151,32 +151,9 @@ impl Worst {
 }
 
 /// One line for a clap error: `unexpected argument '--x' found (see
-/// --help)`, the message without clap's usage block and tips. `help` is
-/// where to look for more (`--help`, or `help` in the shell).
+/// --help)`. `help` is where to look for more (`--help`, or `help` in
+/// the shell).
 pub fn clap_line(err: &clap::Error, help: &str) -> String {
-    use clap::error::ErrorKind;
-    if matches!(
-        err.kind(),
-        ErrorKind::MissingSubcommand | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-    ) {
-        let commands = crate::args::command_names().join(", ");
-        return format!("a command is needed: {commands} (see {help})");
-    }
-    let text = err.render().to_string();
-    let mut parts = Vec::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.starts_with("Usage:") || line.starts_with("For more information") {
-            break;
-        }
-        if line.is_empty() || line.starts_with("tip:") {
-            continue;
-        }
-        parts.push(line.strip_prefix("error: ").unwrap_or(line));
-    }
-    let message = parts.join(" ");
-    match message.is_empty() {
-        true => format!("invalid command line (see {help})"),
-        false => format!("{message} (see {help})"),
-    }
+    use clap::CommandFactory;
+    crate::usage::one_line(err, help, &crate::args::Cli::command())
 }

@@ -20,6 +20,8 @@ mod shell;
 mod size;
 mod stat;
 mod stdout;
+#[path = "../shared/usage.rs"]
+mod usage;
 
 use std::io::Write;
 use std::process::ExitCode;
