@@ -53,7 +53,10 @@ impl Reporter {
         };
         let total = match &mode {
             Mode::Bars(multi) if files > 1 => {
-                let bar = multi.add(ProgressBar::new(bytes));
+                let bar = multi.add(ProgressBar::with_draw_target(
+                    Some(bytes),
+                    ProgressDrawTarget::hidden(),
+                ));
                 bar.set_style(style(TOTAL_TEMPLATE));
                 bar.set_prefix("total");
                 bar.set_message(format!("0/{files} files"));
@@ -74,14 +77,18 @@ impl Reporter {
     pub fn file(&self, name: &str, size: u64) -> FileProgress<'_> {
         let bar = match &self.mode {
             Mode::Bars(multi) => {
-                let bar = ProgressBar::new(size);
-                bar.set_style(style(FILE_TEMPLATE));
-                bar.set_prefix(name.to_owned());
+                // Joins the display hidden, and only then gets its style
+                // and prefix: a change to a bar that has not joined yet is
+                // drawn straight to the terminal, and stays there.
+                let bar = ProgressBar::with_draw_target(Some(size), ProgressDrawTarget::hidden());
                 // Above the total bar, which stays at the bottom.
-                Some(match &self.total {
+                let bar = match &self.total {
                     Some(total) => multi.insert_before(total, bar),
                     None => multi.add(bar),
-                })
+                };
+                bar.set_style(style(FILE_TEMPLATE));
+                bar.set_prefix(name.to_owned());
+                Some(bar)
             }
             _ => None,
         };
@@ -110,9 +117,12 @@ impl Reporter {
             Mode::Lines => {
                 let _ = writeln!(io::stderr().lock(), "{line}");
             }
-            Mode::Bars(multi) => {
-                let _ = multi.println(line);
-            }
+            // Written while the bars are hidden, ending in a newline
+            // (`MultiProgress::println` leaves the last line of a display
+            // with no bars open, and a prompt drawn next erases it).
+            Mode::Bars(multi) => multi.suspend(|| {
+                let _ = writeln!(io::stderr().lock(), "{line}");
+            }),
         }
     }
 
