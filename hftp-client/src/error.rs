@@ -38,6 +38,18 @@ pub enum Error {
     /// Connecting, reading or writing failed, or a timeout passed.
     #[error("{0}")]
     Io(#[from] io::Error),
+    /// A local file operation of a download failed: creating, writing or
+    /// renaming the `.part`, its ranges record, or the destination.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Local {
+        /// What was being done: `create`, `write to`, `rename ... to`, ...
+        action: String,
+        /// The local path it was done to.
+        path: PathBuf,
+        /// Why it failed.
+        #[source]
+        source: io::Error,
+    },
     /// The server closed the connection while a response was expected.
     #[error("the server closed the connection in the middle of a response")]
     Closed,
@@ -65,7 +77,7 @@ pub enum Error {
     },
     /// A `.part` file left by an earlier download holds more bytes than
     /// the file on the server, so it is not a beginning of it.
-    #[error("{} holds {have} bytes but the file on the server has only {total}; remove it to download again", part.display())]
+    #[error("the file changed on the server: {} holds {have} bytes but the file now has only {total}; remove the .part to download it again", part.display())]
     PartTooLong {
         /// The `.part` file.
         part: PathBuf,

@@ -596,7 +596,8 @@ fn get_cut_short_mid_slice_leaves_no_final_file() {
     let out = hftp(fake.port, &["-q", "get", "f"]).cwd(cwd.path()).run();
     assert_eq!(
         out.failed(3),
-        "hftp-client: get f: the server closed the connection in the middle of a response"
+        "hftp-client: get f: the server closed the connection in the middle of a response; \
+         f.part is kept (3 B): run again with -c to resume"
     );
     assert!(!cwd.path().join("f").exists());
     assert!(cwd.path().join("f.part").exists());
@@ -771,4 +772,150 @@ fn environment_picks_the_server() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(out.stdout, b"one\t1\n");
+}
+
+// ------------------------------------------------------- get (issue 14)
+
+/// A server that serves one connection and dies: it answers the size of
+/// `notes.txt`, starts the slice, then closes the connection and stops
+/// listening, so that reconnecting is refused.
+fn dying_server() -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        drop(listener);
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut writer = stream;
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap_or(0) > 0 {
+            if line.starts_with("get_metadata") {
+                writer.write_all(b"0 OK\r\n41\r\n").unwrap();
+            } else if line.starts_with("get_slice") {
+                let _ = writer.write_all(b"0 OK\r\nIVF1ZSBjYWxv");
+                return;
+            }
+            line.clear();
+        }
+    });
+    port
+}
+
+#[test]
+fn a_server_that_dies_during_the_last_file_gives_one_error_line() {
+    let cwd = tempfile::tempdir().unwrap();
+    let out = hftp(dying_server(), &["get", "notes.txt"])
+        .cwd(cwd.path())
+        .run();
+    let line = out.failed(3);
+    assert!(
+        line.starts_with("hftp-client: get notes.txt: the server closed the connection"),
+        "{line}"
+    );
+    // What arrived is kept, and the line says how to go on.
+    assert!(
+        line.ends_with("; notes.txt.part is kept (9 B): run again with -c to resume"),
+        "{line}"
+    );
+    assert_eq!(
+        fs::read(cwd.path().join("notes.txt.part")).unwrap(),
+        &NOTES[..9]
+    );
+}
+
+#[test]
+fn local_errors_name_the_local_path() {
+    let served = Served::standard();
+    let cwd = tempfile::tempdir().unwrap();
+    let out = hftp(
+        served.port(),
+        &["get", "notes.txt", "-o", "/nonexistent/dir/x"],
+    )
+    .run();
+    assert_eq!(
+        out.failed(3),
+        "hftp-client: get notes.txt: cannot create /nonexistent/dir/x.part: No such file or directory (os error 2)"
+    );
+    // A directory where the file would go: said before anything is fetched.
+    fs::create_dir(cwd.path().join("notes.txt")).unwrap();
+    let out = hftp(served.port(), &["get", "notes.txt", "one"])
+        .cwd(cwd.path())
+        .run();
+    assert_eq!(out.code, Some(3));
+    assert_eq!(
+        out.errors()[0],
+        "hftp-client: get notes.txt: notes.txt is a directory; -o FILE or -O DIR writes elsewhere"
+    );
+    assert_eq!(fs::read(cwd.path().join("one")).unwrap(), b"1");
+    assert!(!cwd.path().join("notes.txt.part").exists());
+}
+
+#[test]
+fn get_over_an_existing_file_says_so_and_no_clobber_keeps_it() {
+    let served = Served::standard();
+    let cwd = tempfile::tempdir().unwrap();
+    fs::write(cwd.path().join("notes.txt"), "mine").unwrap();
+    let out = hftp(
+        served.port(),
+        &["--timeout", "5", "get", "--no-clobber", "notes.txt"],
+    )
+    .cwd(cwd.path())
+    .run();
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    assert_eq!(
+        out.stderr,
+        "hftp-client: get notes.txt: notes.txt exists, not replaced (--no-clobber)\n"
+    );
+    assert_eq!(fs::read(cwd.path().join("notes.txt")).unwrap(), b"mine");
+    let out = hftp(served.port(), &["get", "notes.txt"])
+        .cwd(cwd.path())
+        .run();
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    assert!(
+        out.stderr
+            .trim_end()
+            .ends_with("(replaced the existing file)"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(fs::read(cwd.path().join("notes.txt")).unwrap(), NOTES);
+}
+
+#[test]
+fn a_file_that_shrinks_during_get_is_said_to_have_changed() {
+    let asked = std::sync::Mutex::new(0);
+    let fake = Fake::new(move |line| match line {
+        "get_metadata notes.txt" => {
+            let mut asked = asked.lock().unwrap();
+            *asked += 1;
+            match *asked {
+                1 => Reply::Send(b"0 OK\r\n41\r\n".to_vec()),
+                _ => Reply::Send(b"0 OK\r\n20\r\n".to_vec()),
+            }
+        }
+        l if l.starts_with("get_slice") => Reply::Send(b"203 BAD OFFSET\r\n".to_vec()),
+        _ => Reply::Send(b"200 NO SUCH COMMAND\r\n".to_vec()),
+    });
+    let cwd = tempfile::tempdir().unwrap();
+    let out = hftp(fake.port, &["get", "notes.txt"]).cwd(cwd.path()).run();
+    assert_eq!(
+        out.failed(3),
+        "hftp-client: get notes.txt: notes.txt changed on the server (41 bytes, now 20); download it again from the start"
+    );
+}
+
+#[test]
+fn names_hftp_cannot_carry_are_quoted_with_the_reason() {
+    let served = Served::standard();
+    let out = hftp(served.port(), &["stat", "with space.txt"]).run();
+    assert_eq!(
+        out.failed(1),
+        "hftp-client: stat \"with space.txt\": invalid file name: the file name holds a space; HFTP names are printable ASCII without spaces"
+    );
+    let out = hftp(served.port(), &["get", "caf\u{e9}"]).run();
+    assert_eq!(
+        out.failed(1),
+        "hftp-client: get \"caf\u{e9}\": invalid file name: the file name holds the non-ASCII byte 0xc3; HFTP names are printable ASCII without spaces"
+    );
 }

@@ -308,7 +308,7 @@ fn resume_refuses_leftovers_that_do_not_fit_the_file() {
         ),
         "{err:?}"
     );
-    assert!(err.to_string().contains("remove it"), "{err}");
+    assert!(err.to_string().contains("remove the .part"), "{err}");
     assert_eq!(fs::metadata(part_path(&dest)).unwrap().len(), 2000);
 
     fs::write(

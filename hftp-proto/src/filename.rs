@@ -31,6 +31,15 @@ pub const MAX_FILE_NAME_LEN: usize = 255;
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FileName<'a>(&'a str);
 
+/// `a space`, `the non-ASCII byte 0xc3`, `the control byte 0x09`.
+fn byte_in_words(b: u8) -> String {
+    match b {
+        b' ' => "a space".to_owned(),
+        0x80.. => format!("the non-ASCII byte 0x{b:02x}"),
+        _ => format!("the control byte 0x{b:02x}"),
+    }
+}
+
 /// Why a byte string is not a valid [`FileName`].
 ///
 /// Non-exhaustive: later versions may add variants, so a `match` on it
@@ -43,7 +52,7 @@ pub enum FileNameError {
     Empty,
     /// The name holds a byte outside 0x21–0x7E (a space, a control byte or a
     /// non-ASCII byte).
-    #[error("the file name holds byte 0x{0:02x}; only printable ASCII without spaces is allowed")]
+    #[error("the file name holds {}; HFTP names are printable ASCII without spaces", byte_in_words(*.0))]
     InvalidByte(u8),
     /// The name holds a `/`: names never reach outside the served directory.
     #[error("the file name holds a '/'; only names directly inside the served directory can be requested")]

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use hftp_proto::{FileName, ResponseError};
 
 pub use plan::part_path;
-pub(crate) use plan::{Plan, Range, Start};
+pub(crate) use plan::{local, Plan, Range, Start};
 
 use crate::{Client, Error, Server};
 
@@ -191,11 +191,29 @@ pub(crate) fn run<S: Read + Write>(
                 }
             }
             result
-        })?,
-        _ => job.run(first)?,
+        }),
+        _ => job.run(first),
     }
+    .map_err(|e| shrunk(first, name, total, e))?;
     let now = first.metadata(name)?;
     plan.finish(dest, name, now, options.fsync)
+}
+
+/// A slice refused `203` (past the end) means the file shrank on the
+/// server since its size was asked: [`Error::Changed`], when the size
+/// asked again says so; otherwise `err` as it was.
+fn shrunk<S: Read + Write>(client: &mut Client<S>, name: &str, total: u64, err: Error) -> Error {
+    if !matches!(err, Error::Server { code: 203, .. }) {
+        return err;
+    }
+    match client.metadata(name) {
+        Ok(now) if now != total => Error::Changed {
+            name: name.to_owned(),
+            before: total,
+            now,
+        },
+        _ => err,
+    }
 }
 
 /// The shared state of one download's connections.
@@ -229,12 +247,17 @@ impl Job<'_> {
         let mut out = At {
             job: self,
             pos: range.offset,
+            failed: None,
         };
-        if self.raw {
-            client.raw_slice_to(self.name, range.offset, range.len, &mut out)?;
-        } else {
-            client.slice_to(self.name, range.offset, range.len, &mut out)?;
+        let fetched = match self.raw {
+            true => client.raw_slice_to(self.name, range.offset, range.len, &mut out),
+            false => client.slice_to(self.name, range.offset, range.len, &mut out),
+        };
+        if let Some(source) = out.failed.take() {
+            // The `.part` refused the bytes: an error about that file.
+            return Err(local("write to", &self.plan.part)(source));
         }
+        fetched?;
         short_range(range, out.pos - range.offset)?;
         self.plan.completed(range)
     }
@@ -257,11 +280,17 @@ pub(crate) fn short_range(range: Range, got: u64) -> Result<(), Error> {
 struct At<'a, 'j> {
     job: &'j Job<'a>,
     pos: u64,
+    /// Why writing to the `.part` failed, if it did.
+    failed: Option<io::Error>,
 }
 
 impl Write for At<'_, '_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.job.plan.file.write_all_at(buf, self.pos)?;
+        if let Err(e) = self.job.plan.file.write_all_at(buf, self.pos) {
+            let kind = e.kind();
+            self.failed = Some(e);
+            return Err(io::Error::new(kind, "the .part file refused the bytes"));
+        }
         self.pos += buf.len() as u64;
         let done = self.job.done.fetch_add(buf.len() as u64, Ordering::Relaxed) + buf.len() as u64;
         (self.job.progress)(Progress {

@@ -87,7 +87,8 @@ impl Plan {
                 .write(true)
                 .create(true)
                 .truncate(true)
-                .open(&part)?;
+                .open(&part)
+                .map_err(local("create", &part))?;
             (file, Vec::new(), false)
         };
         let pending = pending(total, chunk, &done);
@@ -102,14 +103,19 @@ impl Plan {
         // whole file only once the record exists, so that its length never
         // passes for what is done.
         let record = if out_of_order {
-            Some(OpenOptions::new().append(true).open(&ranges)?)
+            Some(
+                OpenOptions::new()
+                    .append(true)
+                    .open(&ranges)
+                    .map_err(local("open", &ranges))?,
+            )
         } else if connections > 1 {
             Some(start_record(&ranges, total, resumed_from)?)
         } else {
             None
         };
         if record.is_some() {
-            file.set_len(total)?;
+            file.set_len(total).map_err(local("size", &part))?;
         }
         Ok(Start::Fetch {
             plan: Plan {
@@ -134,7 +140,11 @@ impl Plan {
     pub fn completed(&self, range: Range) -> Result<(), Error> {
         if let Some(record) = &self.record {
             let line = format!("{} {}\n", range.offset, range.len);
-            record.lock().expect("record").write_all(line.as_bytes())?;
+            record
+                .lock()
+                .expect("record")
+                .write_all(line.as_bytes())
+                .map_err(local("write to", &self.ranges))?;
         }
         Ok(())
     }
@@ -148,7 +158,11 @@ impl Plan {
         now: u64,
         fsync: bool,
     ) -> Result<Downloaded, Error> {
-        let written = self.file.metadata()?.len();
+        let written = self
+            .file
+            .metadata()
+            .map_err(local("read the size of", &self.part))?
+            .len();
         if written != self.total {
             return Err(Error::Incomplete {
                 part: self.part,
@@ -164,10 +178,14 @@ impl Plan {
             });
         }
         if fsync {
-            self.file.sync_all()?;
+            self.file.sync_all().map_err(local("flush", &self.part))?;
         }
         drop(self.file);
-        fs::rename(&self.part, dest)?;
+        fs::rename(&self.part, dest).map_err(|source| Error::Local {
+            action: format!("rename {} to", self.part.display()),
+            path: dest.to_owned(),
+            source,
+        })?;
         remove_if_present(&self.ranges)?;
         Ok(Downloaded {
             size: self.total,
@@ -188,14 +206,18 @@ fn resume(
         .write(true)
         .create(true)
         .truncate(false)
-        .open(part)?;
+        .open(part)
+        .map_err(local("open", part))?;
     match File::open(ranges) {
         Ok(record) => {
             let done = read_record(record, ranges, name, total)?;
             Ok((file, done, true))
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            let have = file.metadata()?.len();
+            let have = file
+                .metadata()
+                .map_err(local("read the size of", part))?
+                .len();
             if have > total {
                 return Err(Error::PartTooLong {
                     part: part.to_owned(),
@@ -209,7 +231,7 @@ fn resume(
             }];
             Ok((file, done, false))
         }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(local("open", ranges)(e)),
     }
 }
 
@@ -240,7 +262,7 @@ fn read_record(record: File, path: &Path, name: &str, total: u64) -> Result<Vec<
         why,
     };
     let mut lines = BufReader::new(record).lines();
-    let size = match lines.next().transpose()? {
+    let size = match lines.next().transpose().map_err(local("read", path))? {
         Some(line) => line
             .strip_prefix("size ")
             .and_then(|n| n.parse::<u64>().ok())
@@ -256,7 +278,7 @@ fn read_record(record: File, path: &Path, name: &str, total: u64) -> Result<Vec<
     }
     let mut done = Vec::new();
     for line in lines {
-        let line = line?;
+        let line = line.map_err(local("read", path))?;
         // A line cut short by a crash is simply not counted.
         let Some((offset, len)) = line.split_once(' ') else {
             continue;
@@ -286,18 +308,29 @@ fn read_record(record: File, path: &Path, name: &str, total: u64) -> Result<Vec<
 /// Creates a ranges record for a download switching to parallel, with the
 /// `done` bytes already at the start of `.part`.
 fn start_record(path: &Path, total: u64, done: u64) -> Result<File, Error> {
-    let mut record = File::create(path)?;
+    let mut record = File::create(path).map_err(local("create", path))?;
     let mut head = format!("size {total}\n");
     if done > 0 {
         head.push_str(&format!("0 {done}\n"));
     }
-    record.write_all(head.as_bytes())?;
+    record
+        .write_all(head.as_bytes())
+        .map_err(local("write to", path))?;
     Ok(record)
 }
 
 fn remove_if_present(path: &Path) -> Result<(), Error> {
     match fs::remove_file(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e.into()),
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(local("remove", path)(e)),
         _ => Ok(()),
+    }
+}
+
+/// An I/O error about a local file: [`Error::Local`], naming the file.
+pub(crate) fn local<'a>(action: &'a str, path: &'a Path) -> impl FnOnce(io::Error) -> Error + 'a {
+    move |source| Error::Local {
+        action: action.to_owned(),
+        path: path.to_owned(),
+        source,
     }
 }

@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncSeekExt, AsyncWrite, AsyncWriteExt};
 use tokio::task::JoinSet;
 
 use super::{Client, Server};
-use crate::download::{short_range, Plan, Range, Start};
+use crate::download::{local, short_range, Plan, Range, Start};
 use crate::{DownloadOptions, Downloaded, Error, Progress};
 
 type Report = Arc<dyn Fn(Progress) + Send + Sync>;
@@ -129,27 +129,41 @@ impl Job {
                 tokio::fs::OpenOptions::new()
                     .write(true)
                     .open(&self.plan.part)
-                    .await?,
+                    .await
+                    .map_err(local("open", &self.plan.part))?,
             ),
         };
-        file.seek(SeekFrom::Start(range.offset)).await?;
+        file.seek(SeekFrom::Start(range.offset))
+            .await
+            .map_err(local("seek in", &self.plan.part))?;
         let mut out = Counted {
             file,
             job: self,
             got: 0,
+            failed: None,
         };
-        if self.raw {
-            client
-                .raw_slice_to(&self.name, range.offset, range.len, &mut out)
-                .await?;
-        } else {
-            client
-                .slice_to(&self.name, range.offset, range.len, &mut out)
-                .await?;
+        let fetched = match self.raw {
+            true => {
+                client
+                    .raw_slice_to(&self.name, range.offset, range.len, &mut out)
+                    .await
+            }
+            false => {
+                client
+                    .slice_to(&self.name, range.offset, range.len, &mut out)
+                    .await
+            }
+        };
+        if let Some(source) = out.failed.take() {
+            // The `.part` refused the bytes: an error about that file.
+            return Err(local("write to", &self.plan.part)(source));
         }
+        fetched?;
         let got = out.got;
         // Every byte is in the file before the range is recorded as done.
-        file.flush().await?;
+        file.flush()
+            .await
+            .map_err(local("write to", &self.plan.part))?;
         short_range(range, got)?;
         self.plan.completed(range)
     }
@@ -160,6 +174,8 @@ struct Counted<'f, 'j> {
     file: &'f mut File,
     job: &'j Job,
     got: u64,
+    /// Why writing to the `.part` failed, if it did.
+    failed: Option<io::Error>,
 }
 
 impl AsyncWrite for Counted<'_, '_> {
@@ -168,7 +184,17 @@ impl AsyncWrite for Counted<'_, '_> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let poll = Pin::new(&mut *self.file).poll_write(cx, buf);
+        let poll = match Pin::new(&mut *self.file).poll_write(cx, buf) {
+            Poll::Ready(Err(e)) => {
+                let kind = e.kind();
+                self.failed = Some(e);
+                Poll::Ready(Err(io::Error::new(
+                    kind,
+                    "the .part file refused the bytes",
+                )))
+            }
+            poll => poll,
+        };
         if let Poll::Ready(Ok(n)) = poll {
             self.got += n as u64;
             let done = self.job.done.fetch_add(n as u64, Ordering::Relaxed) + n as u64;

@@ -178,6 +178,10 @@ pub struct GetArgs {
     /// Flush each file to disk before renaming it into place.
     #[arg(long)]
     pub fsync: bool,
+    /// Skip a file whose destination exists (by default it is replaced,
+    /// and the summary says so).
+    #[arg(long)]
+    pub no_clobber: bool,
 }
 
 /// `cat FILE [--offset N] [--size N]`.

@@ -11,7 +11,7 @@ use crate::stdout::Stdout;
 
 /// Runs `cat`; without `--size`, prints from the offset to the end.
 pub fn run<S: Read + Write>(client: &mut Client<S>, args: &CatArgs) -> Result<(), Failure> {
-    let context = format!("cat {}", args.file);
+    let context = crate::fail::subject("cat", &args.file);
     let fail = |e: hftp_client::Error| Failure::from_error(&context, &e);
     let size = match args.size {
         Some(size) => size,

@@ -70,6 +70,14 @@ impl Failure {
         }
     }
 
+    /// Adds what to do next to the line: `LINE; HINT`.
+    pub fn hint(mut self, hint: impl Display) -> Self {
+        if let Some(line) = &mut self.line {
+            line.push_str(&format!("; {hint}"));
+        }
+        self
+    }
+
     /// The exit code.
     pub fn code(&self) -> u8 {
         self.code
@@ -81,6 +89,16 @@ impl Failure {
             eprint_line(line);
         }
         ExitCode::from(self.code)
+    }
+}
+
+/// `COMMAND NAME` for messages, with the name quoted when it holds
+/// something else than printable ASCII (`stat "with space.txt"`), so that
+/// its spaces or odd bytes show.
+pub fn subject(command: &str, name: &str) -> String {
+    match !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic()) {
+        true => format!("{command} {name}"),
+        false => format!("{command} {name:?}"),
     }
 }
 

@@ -7,7 +7,7 @@ use std::fs;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 
-use hftp_client::{Client, DownloadOptions};
+use hftp_client::{part_path, Client, DownloadOptions, Error};
 use hftp_proto::FileName;
 
 use crate::args::{GetArgs, Global};
@@ -38,6 +38,9 @@ pub fn run(client: &mut Client<TcpStream>, global: &Global, args: &GetArgs) -> R
             .map_err(|e| Failure::io(format!("get: cannot create {}", dir.display()), &e))?;
     }
 
+    // What is in the way locally is said before anything is asked.
+    let names = clear_of_local_files(names, args, global, &mut worst);
+
     // Sizes first, all asked at once, for the total bar; refusals (202)
     // are reported here.
     let sizes = client.sizes(&names);
@@ -46,7 +49,7 @@ pub fn run(client: &mut Client<TcpStream>, global: &Global, args: &GetArgs) -> R
         match size {
             Ok(size) => files.push((name, size)),
             Err(e) => {
-                let failure = Failure::from_error(format!("get {name}"), &e);
+                let failure = Failure::from_error(fail::subject("get", &name), &e);
                 if failure.code() == FAILED {
                     return Err(failure);
                 }
@@ -58,8 +61,9 @@ pub fn run(client: &mut Client<TcpStream>, global: &Global, args: &GetArgs) -> R
     let server = connect::server(global)?;
     let reporter = Reporter::new(global.quiet, files.len(), files.iter().map(|f| f.1).sum());
     let mut bytes = 0;
-    for (name, size) in &files {
+    for (i, (name, size)) in files.iter().enumerate() {
         let dest = destination(args, name);
+        let replaces = !args.resume && dest.is_file();
         let options = DownloadOptions {
             resume: args.resume,
             connections: usize::from(args.connections),
@@ -73,15 +77,20 @@ pub fn run(client: &mut Client<TcpStream>, global: &Global, args: &GetArgs) -> R
         match server.download_with(client, name, &dest, &options, &|p| progress.update(p)) {
             Ok(downloaded) => {
                 bytes += downloaded.size;
-                progress.done(&dest, &downloaded);
+                progress.done(&dest, &downloaded, replaces);
             }
             Err(e) => {
                 progress.failed();
-                let failure = Failure::from_error(format!("get {name}"), &e);
+                let mut failure = Failure::from_error(format!("get {name}"), &e);
+                if let Some(hint) = resume_hint(&dest, &e) {
+                    failure = failure.hint(hint);
+                }
                 reporter.error(&failure);
                 worst.note(failure.code());
-                // The connection may be stuck in the middle of a response.
-                if client.connection().is_broken() {
+                // The connection may be stuck in the middle of a response;
+                // a next file needs a new one.
+                let more = i + 1 < files.len();
+                if more && client.connection().is_broken() {
                     match server.connect().map_err(|e| connect::failure(global, &e)) {
                         Ok(fresh) => *client = fresh,
                         Err(failure) => {
@@ -96,6 +105,62 @@ pub fn run(client: &mut Client<TcpStream>, global: &Global, args: &GetArgs) -> R
     }
     reporter.finish(bytes);
     worst.result()
+}
+
+/// The names whose destination is free (or may be replaced): a directory
+/// in the way is an error, an existing file with `--no-clobber` a note.
+fn clear_of_local_files(
+    names: Vec<String>,
+    args: &GetArgs,
+    global: &Global,
+    worst: &mut Worst,
+) -> Vec<String> {
+    names
+        .into_iter()
+        .filter(|name| {
+            let dest = destination(args, name);
+            if dest.is_dir() {
+                worst.report(&Failure::new(
+                    FAILED,
+                    format!(
+                        "get {name}: {} is a directory; -o FILE or -O DIR writes elsewhere",
+                        dest.display()
+                    ),
+                ));
+                return false;
+            }
+            if args.no_clobber && !args.resume && dest.exists() {
+                if !global.quiet {
+                    fail::eprint_line(format!(
+                        "get {name}: {} exists, not replaced (--no-clobber)",
+                        dest.display()
+                    ));
+                }
+                return false;
+            }
+            true
+        })
+        .collect()
+}
+
+/// After a failed download: how to resume it, when the `.part` holds
+/// something to resume from and the failure does not rule resuming out.
+pub fn resume_hint(dest: &Path, err: &Error) -> Option<String> {
+    if matches!(
+        err,
+        Error::Changed { .. } | Error::PartTooLong { .. } | Error::BadRecord { .. }
+    ) {
+        return None;
+    }
+    let part = part_path(dest);
+    let kept = fs::metadata(&part)
+        .ok()
+        .filter(|m| m.is_file() && m.len() > 0)?;
+    Some(format!(
+        "{} is kept ({}): run again with -c to resume",
+        part.display(),
+        crate::size::long(kept.len())
+    ))
 }
 
 /// What clap cannot check: `-o` takes one file, and is not `-`.

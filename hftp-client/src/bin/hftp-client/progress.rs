@@ -176,8 +176,9 @@ impl FileProgress<'_> {
         }
     }
 
-    /// The file is in place at `dest`: its summary line.
-    pub fn done(self, dest: &Path, downloaded: &Downloaded) {
+    /// The file is in place at `dest` (`replaced`: over a file that was
+    /// there): its summary line.
+    pub fn done(self, dest: &Path, downloaded: &Downloaded, replaced: bool) {
         self.clear();
         let finished = self.reporter.finished.fetch_add(1, Ordering::Relaxed) + 1;
         if let Some(total) = &self.reporter.total {
@@ -207,6 +208,9 @@ impl FileProgress<'_> {
         }
         if dest != Path::new(&self.name) {
             line.push_str(&format!(" -> {}", dest.display()));
+        }
+        if replaced && fetched > 0 {
+            line.push_str(" (replaced the existing file)");
         }
         self.reporter.line(&line);
     }

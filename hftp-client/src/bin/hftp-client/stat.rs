@@ -16,7 +16,7 @@ pub fn run<S: Read + Write>(client: &mut Client<S>, args: &StatArgs) -> Result<(
     let mut out = Stdout::new();
     let mut worst = Worst::default();
     for file in &args.files {
-        let context = format!("stat {file}");
+        let context = crate::fail::subject("stat", file);
         match client.metadata(file) {
             Ok(bytes) => {
                 let shown = match args.human {
