@@ -100,12 +100,9 @@ impl Balancer {
             let active = controller.placement.active();
             let load = load_of(&figures, &controller.last, active, window, idle);
             let decided = controller.placement.decide(load, now);
-            trace!("placement window: {active} active, {load:?}");
+            trace!("placement window: {active} workers active, {load}");
             if decided != active {
-                debug!(
-                    "{decided} of {} workers active (load {load:?})",
-                    figures.len()
-                );
+                debug!("{decided} of {} workers active now ({load})", figures.len());
                 shared.active_workers.store(decided, Ordering::Relaxed);
                 shared.wake_others(self.index);
             }

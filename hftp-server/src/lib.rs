@@ -124,7 +124,7 @@ mod sys;
 mod timers;
 mod worker;
 
-pub use server::{RunningServer, Server, ServerError, ServerOptions};
+pub use server::{OpenConnections, RunningServer, Server, ServerError, ServerOptions};
 
 /// Raises this process's soft open-files limit to its hard limit, and
 /// returns the limit now (`None`: unlimited). Each connection takes up to

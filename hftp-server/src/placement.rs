@@ -62,6 +62,24 @@ pub struct Load {
     pub idle: f64,
 }
 
+impl std::fmt::Display for Load {
+    /// For the log: `busy=1.42 cores least_busy=0.31 wakes=5120 window=1.00s idle=0.55 cores`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "busy={:.2} cores least_busy={:.2} wakes={} window={:.2}s idle=",
+            self.busy,
+            self.least_busy,
+            self.wakes,
+            self.window.as_secs_f64()
+        )?;
+        match self.idle.is_finite() {
+            true => write!(f, "{:.2} cores", self.idle),
+            false => f.write_str("unknown"),
+        }
+    }
+}
+
 /// The decision, kept between windows.
 #[derive(Debug, Clone)]
 pub struct Placement {

@@ -88,14 +88,20 @@ impl Published {
     /// Serves `dir`, creating it when it does not exist (as the course's
     /// reference server does).
     pub fn new(dir: &Path) -> io::Result<Self> {
-        fs::create_dir_all(dir)?;
-        let root = fs::canonicalize(dir)?;
+        let root = fs::canonicalize(dir).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => io::Error::new(e.kind(), "no such directory"),
+            _ => e,
+        })?;
         if !root.is_dir() {
             return Err(io::Error::new(
                 io::ErrorKind::NotADirectory,
                 "not a directory",
             ));
         }
+        // A directory that cannot be listed would answer 199 to every
+        // request: refused now, with the reason.
+        fs::read_dir(&root)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot list its entries: {e}")))?;
         let published = Published::at(root);
         // Opened now, while it is known to be there: the portable handle
         // is opened for reading, which a directory made search-only later
@@ -218,17 +224,34 @@ impl Published {
         let mut names = Vec::new();
         let mut symlinks = Vec::new();
         for (name, kind) in confine::read_names(fd.as_fd())? {
-            let Ok(name) = FileName::from_bytes(&name) else {
-                continue;
+            let name = match FileName::from_bytes(&name) {
+                Ok(name) => name,
+                Err(why) => {
+                    let shown = String::from_utf8_lossy(&name);
+                    tracing::debug!("listing leaves out {shown:?}: {why}");
+                    continue;
+                }
             };
             let published = match kind {
                 Kind::Regular => true,
                 Kind::Symlink => {
                     let published = confine::stat_beneath(fd.as_fd(), name.as_str()).is_ok();
+                    if !published {
+                        tracing::debug!(
+                            "listing leaves out {name}: a symlink to no regular file inside \
+                             the directory"
+                        );
+                    }
                     symlinks.push((name.as_str().to_owned(), published));
                     published
                 }
-                Kind::Other => false,
+                Kind::Other => {
+                    tracing::debug!(
+                        "listing leaves out {name}: not a regular file (a directory, device, \
+                         socket or pipe)"
+                    );
+                    false
+                }
             };
             if published {
                 names.push(name.as_str().to_owned());

@@ -81,8 +81,8 @@ impl Default for ServerOptions {
 /// Why a server could not start or stopped abnormally.
 #[derive(Debug, Error)]
 pub enum ServerError {
-    /// The directory cannot be created or opened.
-    #[error("cannot serve directory {}: {source}", path.display())]
+    /// The directory is missing, not a directory, or cannot be listed.
+    #[error("cannot serve {}: {source}", path.display())]
     Directory {
         /// The directory asked for.
         path: PathBuf,
@@ -119,7 +119,7 @@ pub struct Server {
 }
 
 impl Server {
-    /// Opens (creating it if missing) the directory and binds the address.
+    /// Opens the directory (which must exist) and binds the address.
     pub fn bind(options: ServerOptions) -> Result<Server, ServerError> {
         let published =
             Published::new(&options.directory).map_err(|source| ServerError::Directory {
@@ -209,6 +209,12 @@ impl Server {
     /// open-files limit does not allow that many (see the log).
     pub fn connection_limit(&self) -> usize {
         self.shared.connection_limit.load(Ordering::Relaxed)
+    }
+
+    /// A count of the connections this server holds, readable from any
+    /// thread (e.g. to log it when a shutdown signal arrives).
+    pub fn open_connections(&self) -> OpenConnections {
+        OpenConnections(Arc::clone(&self.shared))
     }
 
     /// Serves on this thread until the shutdown flag is set.
@@ -364,4 +370,26 @@ fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
     socket.listen(4096)?;
     socket.set_nonblocking(true)?;
     Ok(socket.into())
+}
+
+/// How many connections a server holds now: see
+/// [`Server::open_connections`].
+#[derive(Clone)]
+pub struct OpenConnections(Arc<Shared>);
+
+impl OpenConnections {
+    /// The connections open now, over all workers.
+    pub fn get(&self) -> usize {
+        self.0
+            .workers
+            .iter()
+            .map(|w| w.connections.load(Ordering::Relaxed))
+            .sum()
+    }
+}
+
+impl std::fmt::Debug for OpenConnections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("OpenConnections").field(&self.get()).finish()
+    }
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Output, Stdio};
 use std::thread;
@@ -193,40 +193,6 @@ fn a_file_as_directory_is_an_error() {
         stderr.trim_start().starts_with("hftp-server:"),
         "stderr: {stderr:?}"
     );
-}
-
-#[test]
-fn a_missing_directory_is_created() {
-    let parent = tempfile::tempdir().unwrap();
-    let target = parent.path().join("new").join("sub");
-    let mut child = Command::new(BIN)
-        .args([
-            "-a",
-            "127.0.0.1",
-            "-p",
-            "0",
-            "-q",
-            "-d",
-            target.to_str().unwrap(),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = thread::spawn(move || {
-        let mut line = [0u8; 4096];
-        let n = stdout.read(&mut line).unwrap_or(0);
-        String::from_utf8_lossy(&line[..n]).into_owned()
-    });
-    let ok = wait_until(Duration::from_secs(10), || reader.is_finished());
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(ok, "no startup line");
-    let line = reader.join().unwrap();
-    assert!(target.is_dir());
-    assert!(line.contains(target.to_str().unwrap()), "{line:?}");
 }
 
 #[test]

@@ -1,0 +1,153 @@
+//! The command line, declared with clap's derive API, and its value
+//! parsers (seconds, sizes with suffixes, addresses or host names).
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// Shown at the end of `--help`.
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  shut down cleanly (SIGINT or SIGTERM)
+  1  usage error (bad option or value)
+  3  cannot serve: the directory is missing, not a directory or cannot be
+     listed, the address cannot be resolved or bound
+  130  a second SIGINT or SIGTERM during the shutdown grace: exited at once
+
+Every failure is reported as one line on standard error.";
+
+/// Serve the regular files of one directory over HFTP.
+#[derive(Debug, Parser)]
+#[command(name = "hftp-server", version, after_help = AFTER_HELP)]
+pub struct Args {
+    /// Address or host name to listen on: 0.0.0.0 (all IPv4 interfaces,
+    /// reachable from other machines), 127.0.0.1 (this machine only), ::,
+    /// ::1, localhost. A host name is resolved, and its first IPv4 address
+    /// is used (else its first IPv6 one).
+    #[arg(short = 'a', long, default_value = "0.0.0.0", value_name = "ADDR", value_parser = parse_host)]
+    pub address: String,
+    /// TCP port to listen on (0 picks a free one).
+    #[arg(short, long, default_value_t = 19500)]
+    pub port: u16,
+    /// Directory whose files are served; it must exist [default: testdata,
+    /// created if missing].
+    #[arg(short, long, value_name = "DIR")]
+    pub directory: Option<PathBuf>,
+    /// Most clients served at once; more wait in the listen backlog.
+    #[arg(long, default_value_t = 10_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
+    /// Close a connection with no progress in either direction for this
+    /// long.
+    #[arg(long, default_value_t = 60.0, value_name = "SECS", value_parser = positive_secs)]
+    pub idle_timeout: f64,
+    /// A request line must be complete this long after its first byte.
+    #[arg(long, default_value_t = 30.0, value_name = "SECS", value_parser = positive_secs)]
+    pub request_timeout: f64,
+    /// A file-system operation (lookup, open, read, listing) not done in
+    /// this long answers its request 199; other clients are served
+    /// meanwhile.
+    #[arg(long, default_value_t = 10.0, value_name = "SECS", value_parser = positive_secs)]
+    pub fs_timeout: f64,
+    /// After SIGINT or SIGTERM, how long responses in flight may take to
+    /// finish before their connections are reset (a second signal exits at
+    /// once).
+    #[arg(long, default_value_t = 5.0, value_name = "SECS", value_parser = positive_secs)]
+    pub shutdown_grace: f64,
+    /// Most connections from one client address; past it, that address's
+    /// new connections are closed at once. Off by default (a classroom
+    /// behind one NAT shares an address); 100 is a sensible value for a
+    /// public server.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections_per_ip: Option<u64>,
+    /// Hard limit on a request line; longer lines get 101. Takes a suffix:
+    /// 4K, 16M (binary), 64KiB, 1MB (decimal) [default: 16M].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_request_bytes: Option<usize>,
+    /// Worker threads, each with its own event loop [default: one per
+    /// core]. Connections are gathered onto fewer workers while the others
+    /// would only wake for a request or two, and spread again when those
+    /// are saturated and a core is spare.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..1024))]
+    pub threads: Option<u64>,
+    /// Log more (-v: each request and skipped directory entry, -vv: trace).
+    #[arg(short, long, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Log less (-q: warnings only, -qq: errors only).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub quiet: u8,
+}
+
+/// `--idle-timeout` and the others: positive seconds, fractions allowed.
+fn positive_secs(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() && v < 1e9 => Ok(v),
+        _ => Err(format!("'{s}' is not a positive number of seconds")),
+    }
+}
+
+/// `-a`: an address or a host name, without a port.
+fn parse_host(s: &str) -> Result<String, String> {
+    if s.parse::<std::net::SocketAddr>().is_ok() {
+        return Err(format!(
+            "'{s}' holds a port: give the address alone and the port with -p"
+        ));
+    }
+    match s.is_empty() || s.contains(char::is_whitespace) {
+        true => Err(format!("'{s}' is not an address or host name")),
+        false => Ok(s.to_owned()),
+    }
+}
+
+/// `--max-request-bytes`: bytes, with a one-letter suffix binary (`4K`,
+/// `16M`, as hftp-client's sizes) and unit names taken at their word
+/// (`64KiB` binary, `1MB` decimal).
+fn parse_size(text: &str) -> Result<usize, String> {
+    let bad =
+        || format!("'{text}' is not a size of at least 1 byte (examples: 4096, 4K, 16M, 64KiB)");
+    let trimmed = text.trim();
+    let spelled = match trimmed.chars().last() {
+        Some(c) if "kKmMgGtT".contains(c) => format!("{trimmed}iB"),
+        _ => trimmed.to_owned(),
+    };
+    let bytes = spelled
+        .parse::<bytesize::ByteSize>()
+        .map_err(|_| bad())?
+        .as_u64();
+    match usize::try_from(bytes) {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(bad()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn definitions_are_consistent() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("4K"), Ok(4096));
+        assert_eq!(parse_size("16m"), Ok(16 << 20));
+        assert_eq!(parse_size("64KiB"), Ok(64 << 10));
+        assert_eq!(parse_size("1MB"), Ok(1_000_000));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("-1K").is_err());
+    }
+
+    #[test]
+    fn hosts() {
+        assert!(parse_host("localhost").is_ok());
+        assert!(parse_host("::1").is_ok());
+        assert!(parse_host("127.0.0.1:19500").is_err());
+        assert!(parse_host("[::1]:19500").is_err());
+        assert!(parse_host("").is_err());
+    }
+}
