@@ -50,6 +50,11 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The download was cancelled through its [`Cancel`](crate::Cancel)
+    /// flag; the `.part` is kept for a resume. The connection is broken
+    /// when it stopped in the middle of a response.
+    #[error("cancelled")]
+    Cancelled,
     /// The server closed the connection while a response was expected.
     #[error("the server closed the connection in the middle of a response")]
     Closed,
@@ -124,7 +129,7 @@ impl Error {
     pub fn breaks_connection(&self) -> bool {
         matches!(
             self,
-            Error::Io(_) | Error::Closed | Error::Protocol(_) | Error::Broken(_)
+            Error::Io(_) | Error::Closed | Error::Protocol(_) | Error::Broken(_) | Error::Cancelled
         )
     }
 

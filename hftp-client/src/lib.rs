@@ -90,7 +90,7 @@ mod transcript;
 pub use client::Client;
 pub use connect::{connect, Timeouts};
 pub use connection::Connection;
-pub use download::{part_path, DownloadOptions, Downloaded, Progress};
+pub use download::{part_path, Cancel, DownloadOptions, Downloaded, Progress};
 pub use error::Error;
 pub use pipeline::{Pipeline, Received, RequestId};
 pub use server::Server;

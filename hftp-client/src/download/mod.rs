@@ -17,6 +17,7 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use hftp_proto::{FileName, ResponseError};
 
@@ -56,11 +57,65 @@ pub struct DownloadOptions {
     /// way the size is asked once more at the end, so a file that changed
     /// on the server is not taken for complete.
     pub size: Option<u64>,
+    /// Stops the download when set from another thread (a Ctrl-C
+    /// handler, say): it ends with [`Error::Cancelled`] at its next write,
+    /// and the `.part` stays for a resume. `None`: it cannot be cancelled.
+    pub cancel: Option<Cancel>,
 }
+
+/// A flag that cancels downloads: clone it into [`DownloadOptions`],
+/// call [`Cancel::cancel`] from any thread.
+///
+/// ```
+/// use hftp_client::Cancel;
+///
+/// let cancel = Cancel::default();
+/// let handle = cancel.clone();
+/// std::thread::spawn(move || handle.cancel()).join().unwrap();
+/// assert!(cancel.is_cancelled());
+/// cancel.reset();
+/// assert!(!cancel.is_cancelled());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    /// Asks every download holding this flag to stop.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`Cancel::cancel`] was called (since the last reset).
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// Clears the flag, for the next download.
+    pub fn reset(&self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+
+    /// `Err(Error::Cancelled)` once cancelled.
+    pub(crate) fn check(this: &Option<Cancel>) -> Result<(), Error> {
+        match this.as_ref().is_some_and(Cancel::is_cancelled) {
+            true => Err(Error::Cancelled),
+            false => Ok(()),
+        }
+    }
+}
+
+/// Two flags are equal when they are the same flag.
+impl PartialEq for Cancel {
+    fn eq(&self, other: &Cancel) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Cancel {}
 
 impl Default for DownloadOptions {
     /// No resume, one connection, 16 MiB chunks, base64, no `fsync`, the
-    /// size asked.
+    /// size asked, no cancel flag.
     fn default() -> Self {
         DownloadOptions {
             resume: false,
@@ -69,6 +124,7 @@ impl Default for DownloadOptions {
             raw: false,
             fsync: false,
             size: None,
+            cancel: None,
         }
     }
 }
@@ -161,6 +217,7 @@ pub(crate) fn run<S: Read + Write>(
         done: AtomicU64::new(plan.resumed_from),
         progress,
         failed: AtomicBool::new(false),
+        cancel: &options.cancel,
     };
     match more {
         Some(server) if connections > 1 => std::thread::scope(|scope| {
@@ -225,6 +282,8 @@ struct Job<'a> {
     progress: &'a (dyn Fn(Progress) + Sync),
     /// Set when a connection fails: the others stop after their range.
     failed: AtomicBool,
+    /// Checked before each range and each write.
+    cancel: &'a Option<Cancel>,
 }
 
 impl Job<'_> {
@@ -235,7 +294,7 @@ impl Job<'_> {
             let Some(range) = self.plan.next_range() else {
                 return Ok(());
             };
-            if let Err(e) = self.fetch(client, range) {
+            if let Err(e) = Cancel::check(self.cancel).and_then(|()| self.fetch(client, range)) {
                 self.failed.store(true, Ordering::Relaxed);
                 return Err(e);
             }
@@ -257,6 +316,7 @@ impl Job<'_> {
             // The `.part` refused the bytes: an error about that file.
             return Err(local("write to", &self.plan.part)(source));
         }
+        Cancel::check(self.cancel)?;
         fetched?;
         short_range(range, out.pos - range.offset)?;
         self.plan.completed(range)
@@ -286,6 +346,9 @@ struct At<'a, 'j> {
 
 impl Write for At<'_, '_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if Cancel::check(self.job.cancel).is_err() {
+            return Err(io::Error::other("cancelled"));
+        }
         if let Err(e) = self.job.plan.file.write_all_at(buf, self.pos) {
             let kind = e.kind();
             self.failed = Some(e);

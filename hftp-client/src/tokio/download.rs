@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 
 use super::{Client, Server};
 use crate::download::{local, short_range, Plan, Range, Start};
-use crate::{DownloadOptions, Downloaded, Error, Progress};
+use crate::{Cancel, DownloadOptions, Downloaded, Error, Progress};
 
 type Report = Arc<dyn Fn(Progress) + Send + Sync>;
 
@@ -52,6 +52,7 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         plan,
         progress,
         failed: AtomicBool::new(false),
+        cancel: options.cancel.clone(),
     });
     let mut tasks = JoinSet::new();
     if let Some(server) = more {
@@ -95,6 +96,8 @@ struct Job {
     done: AtomicU64,
     progress: Report,
     failed: AtomicBool,
+    /// Checked before each range and each write.
+    cancel: Option<Cancel>,
 }
 
 impl Job {
@@ -109,7 +112,11 @@ impl Job {
             let Some(range) = self.plan.next_range() else {
                 return Ok(());
             };
-            if let Err(e) = self.fetch(client, &mut file, range).await {
+            let fetched = match Cancel::check(&self.cancel) {
+                Ok(()) => self.fetch(client, &mut file, range).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = fetched {
                 self.failed.store(true, Ordering::Relaxed);
                 return Err(e);
             }
@@ -158,6 +165,7 @@ impl Job {
             // The `.part` refused the bytes: an error about that file.
             return Err(local("write to", &self.plan.part)(source));
         }
+        Cancel::check(&self.cancel)?;
         fetched?;
         let got = out.got;
         // Every byte is in the file before the range is recorded as done.
@@ -184,6 +192,9 @@ impl AsyncWrite for Counted<'_, '_> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        if Cancel::check(&self.job.cancel).is_err() {
+            return Poll::Ready(Err(io::Error::other("cancelled")));
+        }
         let poll = match Pin::new(&mut *self.file).poll_write(cx, buf) {
             Poll::Ready(Err(e)) => {
                 let kind = e.kind();

@@ -36,6 +36,12 @@ pub struct Served {
 impl Served {
     /// Serves `files` (name, contents).
     pub fn new(files: &[(&str, &[u8])]) -> Self {
+        Served::with_options(files, ServerOptions::default())
+    }
+
+    /// Serves `files` with `options` (their address and directory
+    /// replaced by a free loopback port and a temporary directory).
+    pub fn with_options(files: &[(&str, &[u8])], options: ServerOptions) -> Self {
         let dir = tempfile::tempdir().unwrap();
         for (name, contents) in files {
             std::fs::write(dir.path().join(name), contents).unwrap();
@@ -44,7 +50,7 @@ impl Served {
             address: "127.0.0.1:0".parse().unwrap(),
             directory: dir.path().to_path_buf(),
             threads: 2,
-            ..ServerOptions::default()
+            ..options
         })
         .unwrap()
         .spawn()

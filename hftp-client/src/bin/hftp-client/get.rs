@@ -11,9 +11,9 @@ use hftp_client::{part_path, Client, DownloadOptions, Error};
 use hftp_proto::FileName;
 
 use crate::args::{GetArgs, Global};
-use crate::connect;
 use crate::fail::{self, Failure, Worst, FAILED};
 use crate::progress::Reporter;
+use crate::{connect, interrupt};
 
 /// Chunks are never cut smaller than this to spread a file over `-j`
 /// connections.
@@ -72,9 +72,23 @@ pub fn run(client: &mut Client<TcpStream>, global: &Global, args: &GetArgs) -> R
             fsync: args.fsync,
             // Asked just above, for the total bar.
             size: Some(*size),
+            cancel: interrupt::cancel(),
         };
         let progress = reporter.file(name, *size);
-        match server.download_with(client, name, &dest, &options, &|p| progress.update(p)) {
+        let armed = interrupt::arm(client.connection().get_ref());
+        let result = server.download_with(client, name, &dest, &options, &|p| progress.update(p));
+        drop(armed);
+        if interrupt::interrupted() {
+            progress.failed();
+            let mut failure = Failure::new(interrupt::EXIT, format!("get {name}: interrupted"));
+            if let Some(hint) = resume_hint(&dest, &Error::Cancelled) {
+                failure = failure.hint(hint);
+            }
+            reporter.error(&failure);
+            worst.note(failure.code());
+            break;
+        }
+        match result {
             Ok(downloaded) => {
                 bytes += downloaded.size;
                 progress.done(&dest, &downloaded, replaces);

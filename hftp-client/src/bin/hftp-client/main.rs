@@ -13,6 +13,7 @@ mod cat;
 mod connect;
 mod fail;
 mod get;
+mod interrupt;
 mod ls;
 mod progress;
 mod send;
@@ -54,11 +55,18 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     match &cli.command {
         Command::Completions(args) => completions(args.shell),
         Command::Send(args) => send::run(global, args),
-        Command::Shell => shell::run(global),
+        Command::Shell => {
+            // Ctrl-C at the prompt is the line editor's; during a command
+            // it cancels the command.
+            interrupt::install(false);
+            shell::run(global)
+        }
         Command::Ls(args) => with_client(global, |client| ls::run(client, args)),
         Command::Stat(args) => with_client(global, |client| stat::run(client, args)),
         Command::Get(args) => {
             get::check(args)?;
+            // Ctrl-C during a download keeps the .part and says so.
+            interrupt::install(true);
             with_client(global, |client| get::run(client, global, args))
         }
         Command::Cat(args) => with_client(global, |client| cat::run(client, args)),

@@ -2,7 +2,11 @@
 //! connect, then reads commands (`ls`, `stat`, `get`, `cat`, `help`,
 //! `quit`) with rustyline — history in `~/.hftp_history`, tab completion
 //! of commands and file names — or, when standard input is not a
-//! terminal, line by line without prompts, so that it can be scripted.
+//! terminal, line by line without prompts, greeting or listing, so that
+//! it can be scripted. Lines are split with shell rules (`shlex`:
+//! `stat 'with space.txt'`), a paste of several lines runs each, a
+//! connection the server closed while idle is replaced before the next
+//! command, and Ctrl-C cancels the running command only (`interrupt`).
 
 use std::cell::RefCell;
 use std::io::{self, BufRead, IsTerminal, Write};
@@ -23,7 +27,7 @@ use rustyline::{CompletionType, Config, Context, Editor, Helper};
 use crate::args::{Global, ShellCommand, ShellLine};
 use crate::fail::{self, Failure, Worst, FAILED};
 use crate::stdout::Stdout;
-use crate::{cat, connect, get, ls, stat};
+use crate::{cat, connect, get, interrupt, ls, stat};
 
 /// Commands that take file names, for completion.
 const FILE_COMMANDS: [&str; 3] = ["stat", "get", "cat"];
@@ -45,14 +49,34 @@ pub fn run(global: &Global) -> Result<(), Failure> {
             if listed.len() == 1 { "" } else { "s" }
         ));
     }
-    print_names(&listed)?;
+    // A script gets only the output of its commands.
+    if input.interactive() {
+        print_names(&listed)?;
+    }
     *names.borrow_mut() = listed;
 
     let mut client = Some(client);
     let mut worst = Worst::default();
-    while let Some(line) = input.read() {
-        let line = line.map_err(|e| Failure::io("shell: reading commands", &e))?;
-        let words: Vec<&str> = line.split_whitespace().collect();
+    let mut pending: std::collections::VecDeque<String> = Default::default();
+    loop {
+        // A paste of several lines arrives as one: each runs in turn.
+        let line = match pending.pop_front() {
+            Some(line) => line,
+            None => match input.read() {
+                None => break,
+                Some(text) => {
+                    let text = text.map_err(|e| Failure::io("shell: reading commands", &e))?;
+                    pending.extend(text.lines().map(str::to_owned));
+                    continue;
+                }
+            },
+        };
+        let Some(words) = shlex::split(&line) else {
+            worst.report(&Failure::usage(
+                "shell: unbalanced quotes (quote a name with spaces as 'like this')",
+            ));
+            continue;
+        };
         if words.is_empty() || words[0].starts_with('#') {
             continue;
         }
@@ -75,6 +99,11 @@ pub fn run(global: &Global) -> Result<(), Failure> {
             help()?;
             continue;
         }
+        // The server may have closed the connection while it was idle
+        // (its idle timeout): a new one, before the command fails on it.
+        if client.as_mut().is_some_and(closed_while_idle) {
+            client = None;
+        }
         // Reconnect after a connection failure.
         let session = match &mut client {
             Some(session) => session,
@@ -86,7 +115,19 @@ pub fn run(global: &Global) -> Result<(), Failure> {
                 }
             },
         };
+        let armed = interrupt::arm(session.connection().get_ref());
         let result = execute(session, global, &command, &names);
+        drop(armed);
+        if interrupt::interrupted() {
+            // Ctrl-C: the command stopped, its connection was shut down.
+            client = None;
+            match result {
+                // `get` said so itself, with how to resume.
+                Err(failure) if failure.code() == interrupt::EXIT => {}
+                _ => fail::eprint_line(format!("{}: interrupted", words[0])),
+            }
+            continue;
+        }
         if let Err(failure) = result {
             if failure.code() == 0 {
                 // Standard output was closed: nobody is listening.
@@ -103,6 +144,23 @@ pub fn run(global: &Global) -> Result<(), Failure> {
         let _ = client.quit();
     }
     worst.result()
+}
+
+/// Whether the server closed `client`'s connection, or sent something
+/// unasked, while no request was in flight: a look at the socket that
+/// does not wait.
+fn closed_while_idle(client: &mut Client<TcpStream>) -> bool {
+    let socket = client.connection().get_ref();
+    if socket.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let looked = socket.peek(&mut [0u8; 1]);
+    let _ = socket.set_nonblocking(false);
+    match looked {
+        Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+        // End of stream (closed), or bytes nobody asked for.
+        Ok(_) => true,
+    }
 }
 
 /// Runs one command on the connection.
