@@ -207,7 +207,7 @@ fn a_download_cut_mid_slice_resumes_to_identical_bytes() {
 
     let resume = DownloadOptions {
         resume: true,
-        ..options
+        ..options.clone()
     };
     let first = Mutex::new(None);
     let done = connect(server.addr())
@@ -255,7 +255,7 @@ fn an_interrupted_parallel_download_resumes_from_its_record() {
 
     let resume = DownloadOptions {
         resume: true,
-        ..options
+        ..options.clone()
     };
     let done = server(served.addr())
         .download("data.bin", &dest, &resume, &no_progress)
