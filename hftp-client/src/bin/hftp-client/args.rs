@@ -125,7 +125,7 @@ pub struct LsArgs {
 #[command(disable_help_flag = true)]
 pub struct StatArgs {
     /// Files to look up.
-    #[arg(required = true, value_name = "FILE")]
+    #[arg(required = true, value_name = "FILE", add = remote_names())]
     pub files: Vec<String>,
     /// Sizes like 1.5M instead of bytes.
     #[arg(short = 'h', long = "human-readable")]
@@ -144,17 +144,17 @@ SIZE takes a suffix: 512K, 8M, 1G are binary (KiB, MiB, GiB), as are 8MiB \
 and 1GiB; 8MB and 1GB are decimal.")]
 pub struct GetArgs {
     /// Files to download.
-    #[arg(value_name = "FILE", required_unless_present = "all")]
+    #[arg(value_name = "FILE", required_unless_present = "all", add = remote_names())]
     pub files: Vec<String>,
     /// Download every file the server lists (mirror the server).
     #[arg(short = 'a', long, conflicts_with_all = ["files", "output"])]
     pub all: bool,
     /// Write the file here (one FILE only; an existing directory receives it
     /// under its own name).
-    #[arg(short, long, value_name = "OUT", conflicts_with = "output_dir")]
+    #[arg(short, long, value_name = "OUT", conflicts_with = "output_dir", value_hint = clap::ValueHint::AnyPath)]
     pub output: Option<PathBuf>,
     /// Write the files into this directory (created if missing).
-    #[arg(short = 'O', long, value_name = "DIR")]
+    #[arg(short = 'O', long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
     pub output_dir: Option<PathBuf>,
     /// Resume: keep what an interrupted download left in NAME.part.
     #[arg(short = 'c', long = "continue")]
@@ -188,7 +188,7 @@ pub struct GetArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct CatArgs {
     /// The file to print.
-    #[arg(value_name = "FILE")]
+    #[arg(value_name = "FILE", add = remote_names())]
     pub file: String,
     /// First byte to print (suffixes as in `get --chunk`).
     #[arg(long, value_name = "N", default_value = "0", value_parser = size::parse)]
@@ -234,6 +234,14 @@ pub struct SendArgs {
 
 /// `completions SHELL`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(after_help = "\
+To load them (the shell then asks hftp-client at each Tab, so remote file \
+names complete too, from the server named by -H/-p on the line, or \
+HFTP_HOST/HFTP_PORT):
+  bash:  echo 'source <(hftp-client completions bash)' >> ~/.bashrc
+  zsh:   echo 'source <(hftp-client completions zsh)' >> ~/.zshrc   (after compinit)
+  fish:  echo 'hftp-client completions fish | source' >> ~/.config/fish/config.fish
+  elvish, PowerShell: evaluate the output in the shell's startup file.")]
 pub struct CompletionsArgs {
     /// The shell to write a completion script for.
     #[arg(value_enum)]
@@ -266,6 +274,11 @@ pub enum ShellCommand {
     /// End the session.
     #[command(alias = "exit")]
     Quit,
+}
+
+/// Completes remote file names (see `completions`).
+fn remote_names() -> clap_complete::engine::ArgValueCompleter {
+    clap_complete::engine::ArgValueCompleter::new(crate::completions::remote_names)
 }
 
 /// `--timeout`: non-negative seconds, fractions allowed.

@@ -10,6 +10,7 @@
 
 mod args;
 mod cat;
+mod completions;
 mod connect;
 mod fail;
 mod get;
@@ -24,16 +25,17 @@ mod stdout;
 #[path = "../shared/usage.rs"]
 mod usage;
 
-use std::io::Write;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 
 use args::{Cli, Command, Global};
 use fail::{Failure, FAILED};
 use hftp_client::Client;
 
 fn main() -> ExitCode {
+    // A Tab in a shell whose completions are loaded: answered, then exit.
+    completions::answer();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
@@ -53,7 +55,7 @@ fn main() -> ExitCode {
 fn run(cli: &Cli) -> Result<(), Failure> {
     let global = &cli.global;
     match &cli.command {
-        Command::Completions(args) => completions(args.shell),
+        Command::Completions(args) => completions::print(args.shell),
         Command::Send(args) => send::run(global, args),
         Command::Shell => {
             // Ctrl-C at the prompt is the line editor's; during a command
@@ -86,15 +88,4 @@ fn with_client(
         let _ = client.quit();
     }
     result
-}
-
-/// `completions SHELL`: the script on standard output.
-fn completions(shell: clap_complete::Shell) -> Result<(), Failure> {
-    // Generated into memory first: clap_complete panics on write errors.
-    let mut script = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), "hftp-client", &mut script);
-    let mut out = stdout::Stdout::new();
-    out.write_all(&script)
-        .and_then(|()| out.flush())
-        .map_err(|e| Failure::io("completions", &e))
 }
