@@ -174,3 +174,28 @@ fn ctrl_c_during_get_keeps_the_part_and_says_how_to_resume() {
         "{screen}"
     );
 }
+
+#[test]
+fn tab_completes_names_options_and_local_paths() {
+    let served = Served::standard();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("mirror")).unwrap();
+    let mut term = client(served.port(), dir.path(), &["shell"]);
+    prompts(&term, 1);
+    term.send("get pho\t");
+    term.wait_until("the file name", |s| s.contains("hftp> get photo.jpg"));
+    // As in bash: the first Tab beeps (two candidates), the second lists.
+    term.send("--con\t\t");
+    term.wait_until("both options listed", |s| {
+        s.contains("--continue") && s.contains("--connections")
+    });
+    term.send("t\t-O mi\t");
+    term.wait_until("the local directory", |s| {
+        s.contains("hftp> get photo.jpg --continue -O mirror/")
+    });
+    term.send("\r");
+    term.wait_for("photo.jpg: 1.5 KiB in ");
+    assert!(dir.path().join("mirror/photo.jpg").is_file());
+    term.line("quit");
+    assert_eq!(term.wait_exit().0, 0);
+}

@@ -2,10 +2,13 @@
 //! talk to it by hand (`send`, `shell`), in the spirit of curl and wget.
 //!
 //! Modules: `args` (the clap command line), `fail` (error lines and exit
-//! codes), `connect` (reaching the server), `stdout` (a standard output
-//! whose closing ends quietly), one module per command (`ls`, `stat`,
-//! `get`, `cat`, `send`, `shell`), `progress` (bars and summary lines)
-//! and `size` (sizes like `8M` in and `1.5 MiB` out).
+//! codes), `usage` (a clap error in one line, shared with hftp-bench),
+//! `connect` (reaching the server), `stdout` (a standard output whose
+//! closing ends quietly), one module per command (`ls`, `stat`, `get`,
+//! `cat`, `send`, `shell`), `completions` (shell completion, remote names
+//! included), `interrupt` (Ctrl-C cancels the running command),
+//! `progress` (bars and summary lines) and `size` (sizes like `8M` in and
+//! `1.5 MiB` out).
 #![warn(missing_docs)]
 
 mod args;

@@ -16,21 +16,19 @@ use std::rc::Rc;
 
 use clap::{CommandFactory, Parser};
 use hftp_client::Client;
-use rustyline::completion::{Completer, Pair};
+use rustyline::completion::FilenameCompleter;
 use rustyline::error::ReadlineError;
-use rustyline::highlight::Highlighter;
-use rustyline::hint::Hinter;
 use rustyline::history::DefaultHistory;
-use rustyline::validate::Validator;
-use rustyline::{CompletionType, Config, Context, Editor, Helper};
+use rustyline::{CompletionType, Config, Editor};
 
 use crate::args::{Global, ShellCommand, ShellLine};
 use crate::fail::{self, Failure, Worst, FAILED};
 use crate::stdout::Stdout;
 use crate::{cat, connect, get, interrupt, ls, stat};
 
-/// Commands that take file names, for completion.
-const FILE_COMMANDS: [&str; 3] = ["stat", "get", "cat"];
+mod complete;
+
+use complete::ShellHelper;
 
 /// Runs the session. Exit status: the worst of the failed commands (0 if
 /// none failed), so that a script piped in can be checked.
@@ -247,7 +245,10 @@ impl Input {
             .unwrap_or_default();
         match Editor::with_config(config) {
             Ok(mut editor) => {
-                editor.set_helper(Some(ShellHelper { names }));
+                editor.set_helper(Some(ShellHelper {
+                    names,
+                    paths: FilenameCompleter::new(),
+                }));
                 if let Some(path) = history_path() {
                     let _ = editor.load_history(&path);
                 }
@@ -298,103 +299,4 @@ fn history_path() -> Option<PathBuf> {
     std::env::var_os("HOME")
         .filter(|home| !home.is_empty())
         .map(|home| PathBuf::from(home).join(".hftp_history"))
-}
-
-/// Tab completion: command names first, then file names after `stat`,
-/// `get` and `cat`.
-struct ShellHelper {
-    names: Rc<RefCell<Vec<String>>>,
-}
-
-impl ShellHelper {
-    fn candidates(&self, line: &str) -> (usize, Vec<String>) {
-        let start = line.rfind(char::is_whitespace).map_or(0, |i| i + 1);
-        let word = &line[start..];
-        let first = line.split_whitespace().next().unwrap_or_default();
-        let found = if line[..start].trim().is_empty() {
-            ShellLine::command()
-                .get_subcommands()
-                .flat_map(|c| {
-                    std::iter::once(c.get_name().to_owned())
-                        .chain(c.get_all_aliases().map(str::to_owned))
-                })
-                .filter(|name| name.starts_with(word))
-                .collect()
-        } else if FILE_COMMANDS.contains(&first) && !word.starts_with('-') {
-            self.names
-                .borrow()
-                .iter()
-                .filter(|name| name.starts_with(word))
-                .cloned()
-                .collect()
-        } else {
-            Vec::new()
-        };
-        (start, found)
-    }
-}
-
-impl Completer for ShellHelper {
-    type Candidate = Pair;
-
-    fn complete(
-        &self,
-        line: &str,
-        pos: usize,
-        _ctx: &Context<'_>,
-    ) -> rustyline::Result<(usize, Vec<Pair>)> {
-        let (start, found) = self.candidates(&line[..pos]);
-        let pairs = found
-            .into_iter()
-            .map(|name| Pair {
-                display: name.clone(),
-                replacement: format!("{name} "),
-            })
-            .collect();
-        Ok((start, pairs))
-    }
-}
-
-impl Hinter for ShellHelper {
-    type Hint = String;
-}
-
-impl Highlighter for ShellHelper {}
-
-impl Validator for ShellHelper {}
-
-impl Helper for ShellHelper {}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn helper() -> ShellHelper {
-        let names = vec![
-            "notes.txt".to_owned(),
-            "photo.jpg".to_owned(),
-            "nuts".to_owned(),
-        ];
-        ShellHelper {
-            names: Rc::new(RefCell::new(names)),
-        }
-    }
-
-    #[test]
-    fn completes_commands_then_files() {
-        let h = helper();
-        assert_eq!(h.candidates("g"), (0, vec!["get".to_owned()]));
-        assert_eq!(h.candidates("  st"), (2, vec!["stat".to_owned()]));
-        assert_eq!(h.candidates("e"), (0, vec!["exit".to_owned()]));
-        assert_eq!(
-            h.candidates("get n"),
-            (4, vec!["notes.txt".to_owned(), "nuts".to_owned()])
-        );
-        assert_eq!(
-            h.candidates("get notes.txt p"),
-            (14, vec!["photo.jpg".to_owned()])
-        );
-        assert_eq!(h.candidates("get -"), (4, vec![]));
-        assert_eq!(h.candidates("ls n"), (3, vec![]));
-    }
 }
