@@ -750,13 +750,17 @@ fn help_documents_the_exit_codes() {
 }
 
 #[test]
-fn completions_for_bash_and_zsh() {
-    for shell in ["bash", "zsh"] {
+fn completions_register_the_binary_as_its_own_completer() {
+    // What each shell then does with it is tested in tests/terminal.
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
         let out = hftp(closed_port(), &["completions", shell]).run();
         out.ok();
         let script = out.stdout_text();
-        assert!(script.contains("hftp-client"), "{shell}");
-        assert!(script.contains("--output-dir"), "{shell}");
+        assert!(
+            script.contains(env!("CARGO_BIN_EXE_hftp-client")),
+            "{shell}: {script}"
+        );
+        assert!(script.contains("COMPLETE"), "{shell}: {script}");
     }
 }
 
