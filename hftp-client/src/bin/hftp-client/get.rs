@@ -78,7 +78,7 @@ pub fn run(client: &mut Client<TcpStream>, global: &Global, args: &GetArgs) -> R
         let armed = interrupt::arm(client.connection().get_ref());
         let result = server.download_with(client, name, &dest, &options, &|p| progress.update(p));
         drop(armed);
-        if interrupt::interrupted() {
+        if result.is_err() && interrupt::interrupted() {
             progress.failed();
             let mut failure = Failure::new(interrupt::EXIT, format!("get {name}: interrupted"));
             if let Some(hint) = resume_hint(&dest, &Error::Cancelled) {

@@ -120,9 +120,11 @@ pub fn run(global: &Global) -> Result<(), Failure> {
             // Ctrl-C: the command stopped, its connection was shut down.
             client = None;
             match result {
-                // `get` said so itself, with how to resume.
+                // Done before Ctrl-C took effect, or `get` said so itself,
+                // with how to resume.
+                Ok(()) => {}
                 Err(failure) if failure.code() == interrupt::EXIT => {}
-                _ => fail::eprint_line(format!("{}: interrupted", words[0])),
+                Err(_) => fail::eprint_line(format!("{}: interrupted", words[0])),
             }
             continue;
         }
