@@ -73,6 +73,11 @@ impl Served {
         self.server.local_addr()
     }
 
+    /// The connections the server holds now.
+    pub fn open_connections(&self) -> usize {
+        self.server.connections_per_worker().iter().sum()
+    }
+
     pub fn port(&self) -> u16 {
         self.server.local_addr().port()
     }

@@ -79,8 +79,15 @@ fn the_first_command_after_the_servers_idle_timeout_works() {
     let dir = tempfile::tempdir().unwrap();
     let mut term = client(served.port(), dir.path(), &["shell"]);
     prompts(&term, 1);
-    // Long enough for the server to close the idle connection.
-    std::thread::sleep(Duration::from_millis(1500));
+    // Until the server has closed the idle connection.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while served.open_connections() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server kept the idle connection"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     term.line("stat one");
     let screen = prompts(&term, 2);
     assert!(has_row(&screen, &["one", "1"]), "{screen}");
