@@ -93,33 +93,29 @@ fn start(shell: Sh, dir: &Path) -> Option<Terminal> {
     Some(term)
 }
 
-/// The screen below the row `READY`: what the test's own typing made.
-fn since_ready(screen: &str) -> String {
+/// The rows below the row `READY`: what the test's own typing made.
+fn since_ready(screen: &str) -> Vec<&str> {
     let rows: Vec<&str> = screen.lines().collect();
     let at = rows
         .iter()
         .rposition(|r| *r == "READY")
-        .unwrap_or_else(|| panic!("READY on the screen:\n{screen}"));
-    rows[at + 1..].join("\n")
+        .unwrap_or_else(|| panic!("READY is gone:\n{screen}"));
+    rows[at + 1..].to_vec()
 }
 
-/// Types `keys` (Tabs and all), then echoes the line completion left:
-/// returns that line.
+/// Types `keys` (Tabs and all), then echoes the line completion left and
+/// waits for the next prompt: returns that line.
 fn completed(term: &mut Terminal, keys: &str) -> String {
     term.send(keys);
     term.send("\x01echo \r");
-    let typed = keys.replace('\t', "");
-    let screen = term.wait_until("the echoed line", |s| {
-        let rest = since_ready(s);
-        rest.lines()
-            .filter(|r| !r.starts_with("$ "))
-            .any(|r| r.starts_with(&typed) || r.contains("hftp-client"))
-    });
-    let rest = since_ready(&screen);
-    rest.lines()
-        .find(|r| !r.starts_with("$ ") && r.starts_with("hftp-client"))
-        .unwrap_or_else(|| panic!("no echoed line:\n{screen}"))
-        .to_owned()
+    let echoed = |s: &str| -> Option<String> {
+        let rows = since_ready(s);
+        let at = rows.iter().position(|r| r.starts_with("hftp-client"))?;
+        let prompt = rows.get(at + 1)?;
+        prompt.starts_with('$').then(|| rows[at].to_owned())
+    };
+    let screen = term.wait_until("the echoed line and a prompt", |s| echoed(s).is_some());
+    echoed(&screen).unwrap()
 }
 
 /// Types `keys` (ending in Tabs) and waits for every one of `shown` to
@@ -127,9 +123,13 @@ fn completed(term: &mut Terminal, keys: &str) -> String {
 fn listed(term: &mut Terminal, keys: &str, shown: &[&str]) -> String {
     term.send(keys);
     term.wait_until(&format!("{shown:?} listed"), |s| {
-        let rest = since_ready(s);
         // The first row is the command line.
-        let below: String = rest.lines().skip(1).collect::<Vec<_>>().join("\n");
+        let below = since_ready(s)
+            .iter()
+            .skip(1)
+            .copied()
+            .collect::<Vec<_>>()
+            .join("\n");
         shown.iter().all(|word| below.contains(word))
     })
 }
@@ -218,9 +218,8 @@ fn is_quiet_without_a_server(shell: Sh) {
         term.screen()
     );
     let screen = term.screen();
-    let rest = since_ready(&screen);
     assert_eq!(
-        rest.lines().count(),
+        since_ready(&screen).len(),
         3,
         "the command line, the echo, a prompt and nothing else:\n{screen}"
     );
@@ -255,8 +254,8 @@ fn completes_options_after_a_subcommand(shell: Sh) {
         &["--continue", "--connections"],
     );
     term.send("\x15");
-    let line = completed(&mut term, "hftp-client get --output-\t");
-    assert_eq!(line.trim_end(), "hftp-client get --output-dir");
+    let line = completed(&mut term, "hftp-client get --conn\t");
+    assert_eq!(line.trim_end(), "hftp-client get --connections");
 }
 
 #[test]
@@ -286,7 +285,12 @@ fn completes_shell_names(shell: Sh) {
         "hftp-client completions \t\t",
         &["bash", "fish", "zsh", "powershell"],
     );
-    assert!(!since_ready(&screen).contains("local-file"), "{screen}");
+    assert!(
+        !since_ready(&screen)
+            .iter()
+            .any(|r| r.contains("local-file")),
+        "{screen}"
+    );
     term.send("\x15");
     let line = completed(&mut term, "hftp-client completions zs\t");
     assert_eq!(line.trim_end(), "hftp-client completions zsh");
@@ -336,4 +340,40 @@ fn zsh_completes_local_directories() {
 #[test]
 fn fish_completes_local_directories() {
     completes_local_directories(Sh::Fish);
+}
+
+/// `COMPLETE=tcsh hftp-client`: one line that names the variable.
+#[test]
+fn an_unknown_shell_to_complete_for_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = command(env!("CARGO_BIN_EXE_hftp-client"), &[], dir.path());
+    cmd.env("COMPLETE", "tcsh");
+    let (code, screen) = Terminal::spawn(cmd).wait_exit();
+    assert_eq!(code, 1, "{screen}");
+    assert_eq!(
+        screen,
+        "hftp-client: COMPLETE=tcsh: unknown shell (bash, elvish, fish, powershell or zsh)"
+    );
+}
+
+/// `completions --help` says how to install the script in each shell, on
+/// one line each.
+#[test]
+fn completions_help_says_how_to_install() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut term = client(
+        common::closed_port(),
+        dir.path(),
+        &["completions", "--help"],
+    );
+    let (code, screen) = term.wait_exit();
+    assert_eq!(code, 0, "{screen}");
+    let history = term.history();
+    for line in [
+        "bash:  echo 'source <(hftp-client completions bash)' >> ~/.bashrc",
+        "zsh:   echo 'source <(hftp-client completions zsh)' >> ~/.zshrc",
+        "fish:  echo 'hftp-client completions fish | source' > ~/.config/fish/completions/hftp-client.fish",
+    ] {
+        assert!(history.lines().any(|r| r.trim_start().starts_with(line)), "{line}\n{history}");
+    }
 }

@@ -240,7 +240,7 @@ names complete too, from the server named by -H/-p on the line, or \
 HFTP_HOST/HFTP_PORT):
   bash:  echo 'source <(hftp-client completions bash)' >> ~/.bashrc
   zsh:   echo 'source <(hftp-client completions zsh)' >> ~/.zshrc   (after compinit)
-  fish:  echo 'hftp-client completions fish | source' >> ~/.config/fish/config.fish
+  fish:  echo 'hftp-client completions fish | source' > ~/.config/fish/completions/hftp-client.fish
   elvish, PowerShell: evaluate the output in the shell's startup file.")]
 pub struct CompletionsArgs {
     /// The shell to write a completion script for.

@@ -1,53 +1,88 @@
-//! Shell completion, by clap_complete's dynamic engine: the script that
+//! Shell completions, by clap_complete's dynamic engine: the script that
 //! `completions SHELL` prints registers `hftp-client` itself as the
-//! completer, so every Tab runs `COMPLETE=SHELL hftp-client -- WORDS...`,
-//! answered by [`answer`] from the clap definition (commands, options,
-//! shells, local paths for `-o`/`-O`) and, for file arguments, from the
-//! server named on the line being completed ([`remote_names`]).
+//! completer, and the shell runs `COMPLETE=SHELL hftp-client -- WORDS...`
+//! for every Tab; [`answer_if_asked`] answers that before anything else
+//! runs. File names come from the server the line being completed names
+//! ([`remote_names`]).
 
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
-use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::CommandFactory;
-use clap_complete::engine::CompletionCandidate;
+use clap::{CommandFactory, FromArgMatches};
 use clap_complete::env::Shells;
-use clap_complete::{CompleteEnv, Shell};
-use hftp_client::{Server, Timeouts};
+use clap_complete::{CompleteEnv, CompletionCandidate, Shell};
+use hftp_client::{Client, Timeouts};
 
-use crate::args::Cli;
-use crate::fail::Failure;
-use crate::stdout;
+use crate::args::{Cli, Global};
+use crate::fail::{self, Failure};
+use crate::{connect, stdout};
 
-/// The variable that asks the binary for completions.
+/// The environment variable that asks for completions.
 const VAR: &str = "COMPLETE";
 
-/// How long a Tab may wait for the server.
+/// How long a Tab may wait for the server: to connect, and for the listing.
 const PATIENCE: Duration = Duration::from_secs(1);
 
-/// Answers a completion request and exits, when this run is one (`COMPLETE`
-/// is set); otherwise returns at once. Runs before anything is written.
-pub fn answer() {
-    CompleteEnv::with_factory(Cli::command).var(VAR).complete();
+/// When the shell asks (`COMPLETE=SHELL hftp-client -- WORDS...`): prints
+/// the candidates and returns the exit code; `None` for an ordinary run.
+/// A Tab that finds nothing to complete ends quietly (a message would land
+/// in the middle of the command line); a `COMPLETE` naming no shell we
+/// know is a usage error.
+pub fn answer_if_asked() -> Option<ExitCode> {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let tab = args.iter().any(|arg| arg == "--");
+    // Read first: clap_complete removes it.
+    let shell = std::env::var_os(VAR).unwrap_or_default();
+    let dir = std::env::current_dir().ok();
+    match CompleteEnv::with_factory(Cli::command)
+        .var(VAR)
+        .try_complete(args, dir.as_deref())
+    {
+        Ok(false) => None,
+        Ok(true) => Some(ExitCode::SUCCESS),
+        Err(_) if tab => Some(ExitCode::from(fail::USAGE)),
+        Err(e) => Some(Failure::usage(not_completed(&shell, &e)).report()),
+    }
 }
 
-/// `completions SHELL`: the registration script on standard output.
-pub fn print(shell: Shell) -> Result<(), Failure> {
+/// Why `COMPLETE=value` printed nothing: usually a shell we do not know.
+fn not_completed(value: &OsStr, e: &clap::Error) -> String {
+    let path = std::path::Path::new(value);
+    let stem = path
+        .file_stem()
+        .unwrap_or(path.as_os_str())
+        .to_string_lossy();
+    let shells = Shells::builtins();
+    match shells.completer(&stem) {
+        Some(_) => format!("{VAR}: {}", fail::clap_line(e, "completions --help")),
+        None => {
+            let mut names: Vec<_> = shells.names().collect();
+            let last = names.pop().unwrap_or_default();
+            format!(
+                "{VAR}={}: unknown shell ({} or {last})",
+                value.to_string_lossy(),
+                names.join(", ")
+            )
+        }
+    }
+}
+
+/// `completions SHELL`: the registration script on standard output, as
+/// `COMPLETE=SHELL hftp-client` prints it.
+pub fn run(shell: Shell) -> Result<(), Failure> {
     let name = shell.to_string();
     let shells = Shells::builtins();
-    let completer = shells
-        .completer(&name)
-        .ok_or_else(|| Failure::usage(format!("completions: {name} is not supported")))?;
+    let Some(completer) = shells.completer(&name) else {
+        return Err(Failure::usage(format!(
+            "completions: no completions for {name}"
+        )));
+    };
     let mut script = Vec::new();
+    let bin = Cli::command().get_name().to_owned();
     completer
-        .write_registration(
-            VAR,
-            "hftp-client",
-            "hftp-client",
-            &this_binary(),
-            &mut script,
-        )
+        .write_registration(VAR, &bin, &bin, &program(), &mut script)
         .map_err(|e| Failure::io("completions", &e))?;
     let mut out = stdout::Stdout::new();
     out.write_all(&script)
@@ -55,130 +90,149 @@ pub fn print(shell: Shell) -> Result<(), Failure> {
         .map_err(|e| Failure::io("completions", &e))
 }
 
-/// The command the shell runs for each Tab: as this one was invoked (made
-/// absolute when it was a relative path, `./target/release/hftp-client`),
-/// or found on the `PATH` when it was a bare name.
-fn this_binary() -> String {
-    let invoked = PathBuf::from(std::env::args_os().next().unwrap_or_default());
-    let path = match invoked.components().count() > 1 {
-        true => std::env::current_dir()
-            .map(|dir| dir.join(&invoked))
-            .unwrap_or(invoked),
-        false => invoked,
-    };
+/// How the script calls this program: as it was called, a relative path
+/// made absolute (`./target/debug/hftp-client`), a bare name left to the
+/// shell's PATH — what `CompleteEnv` does.
+fn program() -> String {
+    let arg0 = std::env::args_os()
+        .next()
+        .unwrap_or_else(|| OsString::from("hftp-client"));
+    let mut path = std::path::PathBuf::from(arg0);
+    if path.components().count() > 1 {
+        if let Ok(dir) = std::env::current_dir() {
+            path = dir.join(path);
+        }
+    }
     path.to_string_lossy().into_owned()
 }
 
-/// Remote file names starting with `current`, from the server that the
-/// line being completed names (`-H`/`--host`, `-p`/`--port`, else
-/// `HFTP_HOST`/`HFTP_PORT`, else the defaults). None, silently, when the
-/// server cannot be reached within a second.
+/// Completes a remote file name: the names the server lists that start
+/// with `current`. The server is the one the words being completed name
+/// (`-H`/`--host`, `-p`/`--port`, with `HFTP_HOST`, `HFTP_PORT` and the
+/// defaults behind them); one that does not answer within a second gives
+/// no candidates, and no message.
 pub fn remote_names(current: &OsStr) -> Vec<CompletionCandidate> {
     let Some(prefix) = current.to_str() else {
         return Vec::new();
     };
-    let (host, port) = server_on_line(&line_words());
-    let address = match crate::connect::split_host(&host) {
-        Ok((h, p)) if h.contains(':') => format!("[{h}]:{}", p.unwrap_or(port)),
-        Ok((h, p)) => format!("{h}:{}", p.unwrap_or(port)),
-        Err(_) => return Vec::new(),
+    let global = server_named(words());
+    let timeouts = Timeouts {
+        connect: Some(PATIENCE),
+        read: Some(PATIENCE),
+        write: Some(PATIENCE),
+        operation: Some(PATIENCE),
     };
-    let names = Server::new(address, Timeouts::uniform(Some(PATIENCE)))
-        .and_then(|server| server.connect())
-        .and_then(|mut client| {
-            let names = client.list();
-            let _ = client.quit();
-            names
-        });
+    let Ok(mut client) = Client::connect_with(connect::address(&global), timeouts) else {
+        return Vec::new();
+    };
+    let names = client.list().unwrap_or_default();
+    let _ = client.quit();
     names
-        .unwrap_or_default()
         .into_iter()
         .filter(|name| name.starts_with(prefix))
         .map(CompletionCandidate::new)
         .collect()
 }
 
-/// The words of the line being completed: what follows `--` in this
-/// process's arguments (`hftp-client -- hftp-client -p 2121 get no`).
-fn line_words() -> Vec<String> {
-    let args: Vec<OsString> = std::env::args_os().collect();
-    let start = args
-        .iter()
-        .position(|a| a == "--")
-        .map_or(args.len(), |i| i + 1);
-    args[start..]
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
+/// The words of the command line being completed: what the shell passes
+/// after `--`, the program's name first.
+fn words() -> Vec<OsString> {
+    std::env::args_os()
+        .skip_while(|arg| arg != "--")
+        .skip(1)
         .collect()
 }
 
-/// `-H`/`--host` and `-p`/`--port` among `words` (last one wins), in any
-/// of the spellings clap accepts: `-p 2121`, `-p2121`, `--port 2121`,
-/// `--port=2121`, and `--port = 2121` (bash splits words at `=`).
-fn server_on_line(words: &[String]) -> (String, u16) {
-    let mut host = std::env::var("HFTP_HOST").unwrap_or_else(|_| "127.0.0.1".into());
-    let mut port = std::env::var("HFTP_PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(19500);
-    let mut i = 0;
-    while i < words.len() {
-        let word = words[i].as_str();
-        let (key, inline) = match word.split_once('=') {
-            Some((k, v)) if k.starts_with("--") => (k, Some(v.to_owned())),
-            _ if word.starts_with("-H") && word.len() > 2 => ("-H", Some(word[2..].to_owned())),
-            _ if word.starts_with("-p") && word.len() > 2 => ("-p", Some(word[2..].to_owned())),
-            _ => (word, None),
-        };
-        let value = |i: &mut usize| match inline.clone() {
-            Some(v) if !v.is_empty() => Some(v),
-            _ => {
-                // `--port = 2121` as bash splits it, or `--port 2121`.
-                let mut next = *i + 1;
-                if words.get(next).map(String::as_str) == Some("=") {
-                    next += 1;
-                }
-                *i = next;
-                words.get(next).cloned()
-            }
-        };
-        match key {
-            "-H" | "--host" => {
-                if let Some(v) = value(&mut i) {
-                    host = v;
+/// The global options `words` give, parsed by clap as far as they go (the
+/// line is unfinished); bash's words split `--port=N` into `--port`, `=`
+/// and `N`, which are joined again first.
+fn server_named(words: Vec<OsString>) -> Global {
+    let mut joined: Vec<OsString> = Vec::with_capacity(words.len());
+    let mut words = words.into_iter();
+    while let Some(word) = words.next() {
+        let after_option = joined
+            .last()
+            .and_then(|w| w.to_str())
+            .is_some_and(|w| w.starts_with("--") && !w.contains('='));
+        match (word == "=" && after_option, joined.last_mut()) {
+            (true, Some(last)) => {
+                last.push("=");
+                if let Some(value) = words.next() {
+                    last.push(value);
                 }
             }
-            "-p" | "--port" => {
-                if let Some(v) = value(&mut i).and_then(|v| v.parse().ok()) {
-                    port = v;
-                }
-            }
-            _ => {}
+            _ => joined.push(word),
         }
-        i += 1;
     }
-    (host, port)
+    let matches = Cli::command()
+        .ignore_errors(true)
+        .try_get_matches_from(joined)
+        .ok();
+    matches
+        .and_then(|m| Global::from_arg_matches(&m).ok())
+        .unwrap_or_else(defaults)
+}
+
+/// The global options of a command line that names none.
+fn defaults() -> Global {
+    Cli::command()
+        .ignore_errors(true)
+        .try_get_matches_from(["hftp-client"])
+        .ok()
+        .and_then(|m| Global::from_arg_matches(&m).ok())
+        .expect("the global options have defaults")
 }
 
 #[cfg(test)]
 mod tests {
-    use super::server_on_line;
+    use super::*;
 
-    fn on(line: &str) -> (String, u16) {
-        let words: Vec<String> = line.split(' ').map(str::to_owned).collect();
-        server_on_line(&words)
+    fn named(words: &[&str]) -> (String, u16) {
+        let global = server_named(words.iter().map(OsString::from).collect());
+        (global.host, global.port)
     }
 
     #[test]
-    fn finds_the_server_in_every_spelling() {
-        assert_eq!(on("hftp-client -p 2121 get no").1, 2121);
-        assert_eq!(on("hftp-client -p2121 get no").1, 2121);
-        assert_eq!(on("hftp-client get --port=2121 no").1, 2121);
-        assert_eq!(on("hftp-client get --port = 2121 no").1, 2121);
-        assert_eq!(on("hftp-client -H example.org get no").0, "example.org");
-        assert_eq!(on("hftp-client --host=10.0.0.7:7 get").0, "10.0.0.7:7");
-        assert_eq!(on("hftp-client -Hlocalhost get").0, "localhost");
-        // A value not yet typed changes nothing.
-        assert_eq!(on("hftp-client get -p").1, on("hftp-client get").1);
+    fn the_line_names_the_server() {
+        assert_eq!(
+            named(&["hftp-client", "-H", "h", "-p", "7", "get", "no"]),
+            ("h".into(), 7)
+        );
+        assert_eq!(
+            named(&["hftp-client", "get", "--host=h", "--port", "7", "no"]),
+            ("h".into(), 7)
+        );
+        assert_eq!(
+            named(&["hftp-client", "-Hh", "stat", "-p7", ""]),
+            ("h".into(), 7)
+        );
+    }
+
+    #[test]
+    fn bash_words_split_at_equals_signs() {
+        assert_eq!(
+            named(&[
+                "hftp-client",
+                "--host",
+                "=",
+                "h",
+                "cat",
+                "--port",
+                "=",
+                "7",
+                "n"
+            ]),
+            ("h".into(), 7)
+        );
+    }
+
+    #[test]
+    fn an_unfinished_line_falls_back_to_the_defaults() {
+        assert_eq!(named(&["hftp-client", "-p"]).1, 19500);
+        assert_eq!(named(&["hftp-client", "-p", "many", "get", ""]).1, 19500);
+        assert_eq!(
+            named(&["hftp-client", "get", ""]),
+            ("127.0.0.1".into(), 19500)
+        );
     }
 }

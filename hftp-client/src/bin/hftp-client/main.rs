@@ -37,8 +37,11 @@ use fail::{Failure, FAILED};
 use hftp_client::Client;
 
 fn main() -> ExitCode {
-    // A Tab in a shell whose completions are loaded: answered, then exit.
-    completions::answer();
+    // A Tab in a shell whose completions are loaded: answered before
+    // anything else writes to standard output.
+    if let Some(code) = completions::answer_if_asked() {
+        return code;
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
@@ -58,7 +61,7 @@ fn main() -> ExitCode {
 fn run(cli: &Cli) -> Result<(), Failure> {
     let global = &cli.global;
     match &cli.command {
-        Command::Completions(args) => completions::print(args.shell),
+        Command::Completions(args) => completions::run(args.shell),
         Command::Send(args) => send::run(global, args),
         Command::Shell => {
             // Ctrl-C at the prompt is the line editor's; during a command
