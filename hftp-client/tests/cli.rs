@@ -923,3 +923,18 @@ fn names_hftp_cannot_carry_are_quoted_with_the_reason() {
         "hftp-client: get \"caf\u{e9}\": invalid file name: the file name holds the non-ASCII byte 0xc3; HFTP names are printable ASCII without spaces"
     );
 }
+
+#[test]
+fn a_tab_with_an_unusable_environment_completes_nothing_quietly() {
+    // What bash runs for `hftp-client get n<Tab>` with HFTP_PORT=abc.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hftp-client"))
+        .args(["--", "hftp-client", "get", "n"])
+        .env("COMPLETE", "bash")
+        .env("_CLAP_COMPLETE_INDEX", "2")
+        .env("HFTP_PORT", "abc")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(out.stdout, b"", "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{out:?}");
+}

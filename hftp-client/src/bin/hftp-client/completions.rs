@@ -115,7 +115,10 @@ pub fn remote_names(current: &OsStr) -> Vec<CompletionCandidate> {
     let Some(prefix) = current.to_str() else {
         return Vec::new();
     };
-    let global = server_named(words());
+    // No server named that can be used (a bad HFTP_PORT, say): nothing.
+    let Some(global) = server_named(words()) else {
+        return Vec::new();
+    };
     let timeouts = Timeouts {
         connect: Some(PATIENCE),
         read: Some(PATIENCE),
@@ -146,7 +149,7 @@ fn words() -> Vec<OsString> {
 /// The global options `words` give, parsed by clap as far as they go (the
 /// line is unfinished); bash's words split `--port=N` into `--port`, `=`
 /// and `N`, which are joined again first.
-fn server_named(words: Vec<OsString>) -> Global {
+fn server_named(words: Vec<OsString>) -> Option<Global> {
     let mut joined: Vec<OsString> = Vec::with_capacity(words.len());
     let mut words = words.into_iter();
     while let Some(word) = words.next() {
@@ -170,17 +173,17 @@ fn server_named(words: Vec<OsString>) -> Global {
         .ok();
     matches
         .and_then(|m| Global::from_arg_matches(&m).ok())
-        .unwrap_or_else(defaults)
+        .or_else(defaults)
 }
 
-/// The global options of a command line that names none.
-fn defaults() -> Global {
+/// The global options of a command line that names none; `None` when
+/// even those are unusable (`HFTP_PORT=abc`, say).
+fn defaults() -> Option<Global> {
     Cli::command()
         .ignore_errors(true)
         .try_get_matches_from(["hftp-client"])
         .ok()
         .and_then(|m| Global::from_arg_matches(&m).ok())
-        .expect("the global options have defaults")
 }
 
 #[cfg(test)]
@@ -188,7 +191,7 @@ mod tests {
     use super::*;
 
     fn named(words: &[&str]) -> (String, u16) {
-        let global = server_named(words.iter().map(OsString::from).collect());
+        let global = server_named(words.iter().map(OsString::from).collect()).unwrap();
         (global.host, global.port)
     }
 
