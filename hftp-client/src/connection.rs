@@ -261,6 +261,39 @@ impl<S: Read + Write> Connection<S> {
         self.pipeline.record(max_bytes);
     }
 
+    /// Starts recording into `transcript` (see [`Pipeline::record_into`]).
+    pub fn record_into(&mut self, transcript: Transcript) {
+        self.pipeline.record_into(transcript);
+    }
+
+    /// Once every response expected has come: waits (within the deadline
+    /// and timeouts) until the server closes its side, as it must after
+    /// `quit` or a fatal status. Bytes that come instead are
+    /// [`Error::Protocol`] (`UnexpectedData`); a reset is [`Error::Io`].
+    pub fn wait_close(&mut self) -> Result<(), Error> {
+        self.pipeline.check()?;
+        if self.pipeline.in_flight() > 0 {
+            return Err(Error::Io(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "wait_close while responses are still expected",
+            )));
+        }
+        self.flush()?;
+        loop {
+            if self.start < self.end {
+                let input = &self.inbuf[self.start..self.end];
+                let step = self.pipeline.handle_input(input, &mut [], self.read_at)?;
+                self.start += step.consumed;
+                continue;
+            }
+            match self.fill() {
+                Ok(()) => {}
+                Err(Error::Closed) if !self.pipeline.is_broken() => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// The transcript so far, if recording.
     pub fn transcript(&self) -> Option<&Transcript> {
         self.pipeline.transcript()

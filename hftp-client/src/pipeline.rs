@@ -456,7 +456,13 @@ impl Pipeline {
     /// now on, with times and request ids), keeping at most `max_bytes`
     /// of payload; see [`Transcript`].
     pub fn record(&mut self, max_bytes: usize) {
-        self.transcript = Some(Transcript::new(max_bytes));
+        self.record_into(Transcript::new(max_bytes));
+    }
+
+    /// Starts recording into `transcript` (made with the limits wanted,
+    /// e.g. [`Transcript::with_record_limit`]).
+    pub fn record_into(&mut self, transcript: Transcript) {
+        self.transcript = Some(transcript);
     }
 
     /// The transcript recorded so far, if recording.

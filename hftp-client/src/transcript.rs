@@ -60,15 +60,35 @@ pub struct Transcript {
     records: Vec<Record>,
     /// Payload bytes that may still be kept.
     room: usize,
+    /// Payload bytes one record may keep.
+    per_record: usize,
 }
 
 impl Transcript {
     /// An empty transcript keeping at most `max_bytes` of payload (the
     /// rest is counted in [`Record::omitted`]).
     pub fn new(max_bytes: usize) -> Self {
+        Transcript::with_record_limit(max_bytes, usize::MAX)
+    }
+
+    /// An empty transcript keeping at most `max_bytes` of payload in all
+    /// and the first `per_record` bytes of each record: a long line sent
+    /// then leaves room for the answer to it.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use hftp_client::{Direction, Transcript};
+    ///
+    /// let mut transcript = Transcript::with_record_limit(1024, 4);
+    /// transcript.record(Direction::Sent, None, b"get_metadata aaaaaaaa\r\n", Instant::now());
+    /// transcript.record(Direction::Received, None, b"202 FILE NOT FOUND\r\n", Instant::now());
+    /// assert_eq!(transcript.to_string(), "> - \"get_\" (+19 bytes not kept)\n< - \"202 \" (+16 bytes not kept)\n");
+    /// ```
+    pub fn with_record_limit(max_bytes: usize, per_record: usize) -> Self {
         Transcript {
             records: Vec::new(),
             room: max_bytes,
+            per_record,
         }
     }
 
@@ -88,13 +108,21 @@ impl Transcript {
         if bytes.is_empty() {
             return;
         }
-        let keep = bytes.len().min(self.room);
+        let extends = self.records.last().is_some_and(|last| {
+            last.direction == direction && last.request == request && !last.is_close()
+        });
+        let kept = match (extends, self.records.last()) {
+            (true, Some(last)) => last.bytes.len(),
+            _ => 0,
+        };
+        let keep = bytes
+            .len()
+            .min(self.room)
+            .min(self.per_record.saturating_sub(kept));
         self.room -= keep;
         let omitted = (bytes.len() - keep) as u64;
         match self.records.last_mut() {
-            Some(last)
-                if last.direction == direction && last.request == request && !last.is_close() =>
-            {
+            Some(last) if extends => {
                 last.bytes.extend_from_slice(&bytes[..keep]);
                 last.omitted += omitted;
             }

@@ -103,6 +103,23 @@ pub enum Command {
     Shell,
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+    /// Check that a server follows the protocol; grade a class of servers.
+    Check(crate::check::CheckArgs),
+}
+
+/// Whether the command line's subcommand is `check` (the first word that
+/// is neither an option nor the value of a global option).
+pub fn is_check(args: impl IntoIterator<Item = std::ffi::OsString>) -> bool {
+    let mut args = args.into_iter().skip(1);
+    while let Some(a) = args.next() {
+        let a = a.to_string_lossy();
+        if ["-H", "--host", "-p", "--port", "--timeout"].contains(&a.as_ref()) {
+            args.next();
+        } else if !a.starts_with('-') {
+            return a == "check";
+        }
+    }
+    false
 }
 
 /// `ls [-l] [-h]`.

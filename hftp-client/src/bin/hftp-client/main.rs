@@ -7,12 +7,14 @@
 //! closing ends quietly), one module per command (`ls`, `stat`, `get`,
 //! `cat`, `send`, `shell`), `completions` (shell completion, remote names
 //! included), `interrupt` (Ctrl-C cancels the running command),
-//! `progress` (bars and summary lines) and `size` (sizes like `8M` in and
+//! `progress` (bars and summary lines), `check` (the conformance
+//! checker and grader) and `size` (sizes like `8M` in and
 //! `1.5 MiB` out).
 #![warn(missing_docs)]
 
 mod args;
 mod cat;
+mod check;
 mod completions;
 mod connect;
 mod fail;
@@ -49,8 +51,16 @@ fn main() -> ExitCode {
             let _ = e.print();
             return ExitCode::SUCCESS;
         }
+        Err(e) if args::is_check(std::env::args_os()) => {
+            // check's exit codes are a grader's: 2 for "could not run".
+            eprintln!("{}", fail::clap_line(&e, "check --help"));
+            return ExitCode::from(check::COULD_NOT_RUN);
+        }
         Err(e) => return Failure::usage(fail::clap_line(&e, "--help")).report(),
     };
+    if let Command::Check(args) = &cli.command {
+        return check::run(args, &cli.global.host, cli.global.port);
+    }
     fail::set_timeout(cli.global.timeout());
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -62,6 +72,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     let global = &cli.global;
     match &cli.command {
         Command::Completions(args) => completions::run(args.shell),
+        Command::Check(_) => unreachable!("check runs before"),
         Command::Send(args) => send::run(global, args),
         Command::Shell => {
             // Ctrl-C at the prompt is the line editor's; during a command
