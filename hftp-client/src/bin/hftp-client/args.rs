@@ -104,7 +104,7 @@ pub enum Command {
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Check that a server follows the protocol; grade a class of servers.
-    Check(crate::check::CheckArgs),
+    Check(Box<crate::check::CheckArgs>),
 }
 
 /// Whether the command line's subcommand is `check` (the first word that

@@ -251,25 +251,25 @@ fn color(when: &str) -> anstream::ColorChoice {
 /// rerun one case.
 fn rerun_hint() -> String {
     let mut kept = Vec::new();
-    let mut args = std::env::args().skip(1).peekable();
+    let mut args = std::env::args().skip(1);
     kept.push("hftp-client".to_string());
+    // What selects cases, and where reports go: not for a rerun.
+    let dropped = [
+        "--only",
+        "--skip",
+        "--tier",
+        "--json",
+        "--junit",
+        "--gradescope",
+        "--html",
+        "--weights",
+    ];
     while let Some(a) = args.next() {
-        if ["--only", "--skip", "--tier"].contains(&a.as_str()) {
+        if dropped.contains(&a.as_str()) {
             args.next();
             continue;
         }
-        if [
-            "--only=",
-            "--skip=",
-            "--tier=",
-            "--json",
-            "--junit",
-            "--gradescope",
-            "--html",
-        ]
-        .iter()
-        .any(|p| a.starts_with(p) && a.contains('='))
-        {
+        if dropped.iter().any(|d| a.starts_with(&format!("{d}="))) {
             continue;
         }
         kept.push(shlex::try_quote(&a).map(|q| q.into_owned()).unwrap_or(a));

@@ -27,11 +27,15 @@ pub struct Recorded {
     pub lines: String,
 }
 
+/// Where a probe files its transcript: its number, the case's start,
+/// the case's list.
+type Filing = (usize, Instant, Arc<Mutex<Vec<Recorded>>>);
+
 /// One connection of a case.
 pub struct Probe {
     conn: Connection,
     /// Where to file the transcript (None: not recording).
-    file: Option<(usize, Instant, Arc<Mutex<Vec<Recorded>>>)>,
+    file: Option<Filing>,
     deadline: Instant,
 }
 

@@ -17,7 +17,7 @@ pub fn cases() -> Vec<Case> {
     vec![
         Case::new("3/quit/close", Course, "quit is answered 0 and the connection closed within 0.5 s", quit_close),
         Case::new("3/quit/session", Course, "a session (listing, metadata, slice) ends with quit answered 0 and closed, as the course's client does", quit_session).needs(Needs::Dir),
-        Case::new("3/get_file_listing/exact", Course, "the listing is exactly the published files: bar foo x", listing_exact).needs(Needs::Dir),
+        Case::new("3/get_file_listing/exact", Course, "the listing is exactly the published files: bar foo_name x", listing_exact).needs(Needs::Dir),
         Case::new("3/get_metadata/sizes", Course, "get_metadata gives each file's size", sizes).needs(Needs::Dir),
         Case::new("3/get_metadata/empty-file", Course, "get_metadata of an empty file gives 0", empty_size).needs(Needs::Dir),
         Case::new("3/get_slice/whole", Course, "a slice of a whole file decodes to the file", slice_whole).needs(Needs::Dir),
@@ -55,15 +55,15 @@ fn quit_close(ctx: &mut Ctx) -> Checked {
 }
 
 fn quit_session(ctx: &mut Ctx) -> Checked {
-    let foo = ctx.name("foo")?;
+    let foo_name = ctx.name("foo")?;
     let mut p = ctx.connect()?;
     listing(&mut p)?;
-    let line = format!("get_metadata {foo}");
+    let line = format!("get_metadata {foo_name}");
     ok(
         p.ask(format!("{line}\r\n").as_bytes(), Expect::Metadata)?,
         &line,
     )?;
-    slice_is(&mut p, &foo, 0, FOO)?;
+    slice_is(&mut p, &foo_name, 0, FOO)?;
     quit_close_on(&mut p)
 }
 
@@ -105,9 +105,9 @@ fn listing_exact(ctx: &mut Ctx) -> Checked {
 }
 
 fn sizes(ctx: &mut Ctx) -> Checked {
-    let (foo, bar_name) = (ctx.name("foo")?, ctx.name("bar")?);
+    let (foo_name, bar_name) = (ctx.name("foo")?, ctx.name("bar")?);
     let mut p = ctx.connect()?;
-    for (name, size) in [(foo, FOO.len() as u64), (bar_name, bar().len() as u64)] {
+    for (name, size) in [(foo_name, FOO.len() as u64), (bar_name, bar().len() as u64)] {
         let line = format!("get_metadata {name}");
         let reply = ok(
             p.ask(format!("{line}\r\n").as_bytes(), Expect::Metadata)?,
@@ -139,9 +139,9 @@ fn empty_size(ctx: &mut Ctx) -> Checked {
 }
 
 fn slice_whole(ctx: &mut Ctx) -> Checked {
-    let (foo, bar_name) = (ctx.name("foo")?, ctx.name("bar")?);
+    let (foo_name, bar_name) = (ctx.name("foo")?, ctx.name("bar")?);
     let mut p = ctx.connect()?;
-    slice_is(&mut p, &foo, 0, FOO)?;
+    slice_is(&mut p, &foo_name, 0, FOO)?;
     slice_is(&mut p, &bar_name, 0, &bar())?;
     Ok(Outcome::pass())
 }

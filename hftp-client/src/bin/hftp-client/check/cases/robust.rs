@@ -25,6 +25,7 @@ pub fn cases() -> Vec<Case> {
     vec![
         Case::new("4/confinement/absolute-symlink", Robust, "an absolute symlink to a file outside is not listed, sized or read (202)", |ctx| escape(ctx, false)).needs(Needs::Dir).alone(),
         Case::new("4/confinement/relative-symlink", Robust, "a relative symlink leaving the directory is not listed, sized or read (202)", |ctx| escape(ctx, true)).needs(Needs::Dir).alone(),
+        Case::new("4/confinement/dot-dot-name", Robust, "a name through .. never reaches the file outside (201; 202 allowed)", dot_dot_name).needs(Needs::Dir),
         Case::new("4/confinement/symlink-swap", Robust, "a symlink swapped in a loop between a file inside and one outside never serves the outside", swap).needs(Needs::Dir).alone().takes(10),
         Case::new("4/special/fifo-202", Robust, "a FIFO is answered 202 at once, never opened (the server does not hang)", fifo).needs(Needs::Dir).alone().takes(5),
         Case::new("4/concurrency/1000-clients", Robust, "1,000 clients connected at once are all answered", thousand).alone().takes(60),
@@ -95,6 +96,32 @@ fn escape(ctx: &mut Ctx, relative: bool) -> Checked {
     not_published(ctx, &fixtures.name("escape"))
 }
 
+fn dot_dot_name(ctx: &mut Ctx) -> Checked {
+    let fixtures = ctx.dir()?;
+    let name = fixtures.relative_to_dir(fixtures.outside());
+    let name = name.to_string_lossy();
+    let mut p = ctx.connect()?;
+    let size = OUTSIDE.len() as u64;
+    for (line, expect) in [
+        (format!("get_metadata {name}"), Expect::Metadata),
+        (format!("get_slice {name} 0 {size}"), Expect::Slice { size }),
+    ] {
+        let r = p.ask(format!("{line}\r\n").as_bytes(), expect)?;
+        if r.code == 0 {
+            return Err(Outcome::fail(
+                format!("\"{line}\" answered 201"),
+                "it was answered 0 OK: the file outside the directory was reached",
+            ));
+        }
+        ensure(
+            matches!(r.code, 201 | 202),
+            format!("\"{line}\" answered 201"),
+            format!("answered {}", r.status()),
+        )?;
+    }
+    Ok(Outcome::pass())
+}
+
 fn swap(ctx: &mut Ctx) -> Checked {
     let fixtures = ctx.dir()?;
     let link = fixtures.path("swap");
@@ -152,10 +179,8 @@ fn swap(ctx: &mut Ctx) -> Checked {
     stop.store(true, Ordering::Relaxed);
     let _ = swapper.join();
     result?;
-    Ok(Outcome::pass()).map(|o: Outcome| {
-        let _ = served;
-        o
-    })
+    let _ = served;
+    Ok(Outcome::pass())
 }
 
 fn fifo(ctx: &mut Ctx) -> Checked {
@@ -285,7 +310,7 @@ fn vanishing(ctx: &mut Ctx) -> Checked {
     let line = format!("get_slice {} 0 {len}\r\n", fixtures.name("big32"));
     gone.send(line.as_bytes(), &[Expect::Slice { size: len }])?;
     let mut buf = [0u8; 64 * 1024];
-    let _ = std::io::Read::read(&mut &*gone.stream(), &mut buf);
+    let _ = std::io::Read::read(&mut gone.stream(), &mut buf);
     os::reset_on_close(gone.stream())
         .map_err(|e| Outcome::skip(format!("cannot reset a connection: {e}")))?;
     drop(gone);

@@ -76,9 +76,9 @@ pub fn cases() -> Vec<Case> {
 }
 
 fn example(ctx: &mut Ctx) -> Checked {
-    let foo = ctx.name("foo")?;
+    let foo_name = ctx.name("foo")?;
     let mut p = ctx.connect()?;
-    let line = format!("get_metadata {foo}");
+    let line = format!("get_metadata {foo_name}");
     let reply = ok(
         p.ask(format!("{line}\r\n").as_bytes(), Expect::Metadata)?,
         &line,
@@ -88,14 +88,14 @@ fn example(ctx: &mut Ctx) -> Checked {
         "the size line 41",
         format!("{:?}", reply.size),
     )?;
-    let line = format!("get_slice {foo} 5 20\r\n");
+    let line = format!("get_slice {foo_name} 5 20\r\n");
     // The exact bytes of the answer, not only what they decode to.
     p.send(line.as_bytes(), &[Expect::Slice { size: 20 }])?;
     let got = p
         .reply()
         .map_err(|a| Outcome::fail("0 OK and the slice", a))?;
     ensure(
-        got.data == &FOO[5..25],
+        got.data == FOO[5..25],
         "the bytes \"calor que hace hoy, \"",
         super::differ(&got.data, &FOO[5..25]),
     )?;
@@ -113,9 +113,9 @@ fn example(ctx: &mut Ctx) -> Checked {
 }
 
 fn byte_segments(ctx: &mut Ctx) -> Checked {
-    let foo = ctx.name("foo")?;
+    let foo_name = ctx.name("foo")?;
     let mut p = ctx.connect()?;
-    let line = format!("get_metadata {foo}\r\n");
+    let line = format!("get_metadata {foo_name}\r\n");
     p.send_slowly(
         line.as_bytes(),
         Duration::from_millis(5),
@@ -145,20 +145,24 @@ fn split_crlf(ctx: &mut Ctx) -> Checked {
 }
 
 fn pipelined(ctx: &mut Ctx) -> Checked {
-    let (foo, bar_name) = (ctx.name("foo")?, ctx.name("bar")?);
+    let (foo_name, bar_name) = (ctx.name("foo")?, ctx.name("bar")?);
     let mut p = ctx.connect()?;
     let mut bytes = Vec::new();
     let mut want = Vec::new();
     for i in 0..100u64 {
         let (line, expect, size) = match i % 4 {
-            0 => (format!("get_metadata {foo}"), Expect::Metadata, Some(41)),
+            0 => (
+                format!("get_metadata {foo_name}"),
+                Expect::Metadata,
+                Some(41),
+            ),
             1 => (
                 format!("get_metadata {bar_name}"),
                 Expect::Metadata,
                 Some(1000),
             ),
             2 => (
-                format!("get_slice {foo} {} 1", i % 41),
+                format!("get_slice {foo_name} {} 1", i % 41),
                 Expect::Slice { size: 1 },
                 None,
             ),
@@ -187,9 +191,9 @@ fn pipelined(ctx: &mut Ctx) -> Checked {
     Ok(Outcome::pass())
 }
 
-/// `get_slice foo OFFSET SIZE` is answered `want`.
+/// `get_slice foo_name OFFSET SIZE` is answered `want`.
 fn number(ctx: &mut Ctx, offset: &str, size: &str, want: u16, non_strict: &[u16]) -> Checked {
-    let foo = ctx
+    let foo_name = ctx
         .fixtures
         .map(|f| f.name("foo"))
         .unwrap_or_else(|| "foo".into());
@@ -197,14 +201,14 @@ fn number(ctx: &mut Ctx, offset: &str, size: &str, want: u16, non_strict: &[u16]
         return Err(ctx.dir().err().unwrap_or(Outcome::skip("needs --dir")));
     }
     // Without the fixtures, a 201 is still a 201 whatever the name.
-    let line = format!("get_slice {foo} {offset} {size}");
+    let line = format!("get_slice {foo_name} {offset} {size}");
     status_of(ctx, format!("{line}\r\n").as_bytes(), want, non_strict)
 }
 
 fn leading_zeros(ctx: &mut Ctx) -> Checked {
-    let foo = ctx.name("foo")?;
+    let foo_name = ctx.name("foo")?;
     let mut p = ctx.connect()?;
-    let line = format!("get_slice {foo} 007 02\r\n");
+    let line = format!("get_slice {foo_name} 007 02\r\n");
     let reply = p.ask(line.as_bytes(), Expect::Slice { size: 2 })?;
     if reply.code == 201 {
         return Ok(Outcome::non_strict(
@@ -417,9 +421,9 @@ fn directory(ctx: &mut Ctx) -> Checked {
 }
 
 fn size_zero(ctx: &mut Ctx) -> Checked {
-    let foo = ctx.name("foo")?;
+    let foo_name = ctx.name("foo")?;
     let mut p = ctx.connect()?;
-    let reply = slice_is(&mut p, &foo, 3, b"")?;
+    let reply = slice_is(&mut p, &foo_name, 3, b"")?;
     ensure(
         reply.wire == b"0 OK\r\n\r\n".len() as u64,
         "\"0 OK\\r\\n\\r\\n\"",
@@ -429,21 +433,21 @@ fn size_zero(ctx: &mut Ctx) -> Checked {
 }
 
 fn offset_at_end(ctx: &mut Ctx) -> Checked {
-    let foo = ctx.name("foo")?;
+    let foo_name = ctx.name("foo")?;
     let mut p = ctx.connect()?;
-    slice_is(&mut p, &foo, FOO.len() as u64, b"")?;
+    slice_is(&mut p, &foo_name, FOO.len() as u64, b"")?;
     Ok(Outcome::pass())
 }
 
 fn past_end(ctx: &mut Ctx) -> Checked {
-    let foo = ctx.name("foo")?;
-    status(ctx, &format!("get_slice {foo} 40 2"), 203)
+    let foo_name = ctx.name("foo")?;
+    status(ctx, &format!("get_slice {foo_name} 40 2"), 203)
 }
 
 fn padding(ctx: &mut Ctx) -> Checked {
-    let foo = ctx.name("foo")?;
+    let foo_name = ctx.name("foo")?;
     let mut p = ctx.connect()?;
-    let reply = slice_is(&mut p, &foo, 0, &FOO[..1])?;
+    let reply = slice_is(&mut p, &foo_name, 0, &FOO[..1])?;
     let want = b"0 OK\r\nIQ==\r\n".len() as u64;
     if reply.wire != want {
         return Ok(Outcome::non_strict(
