@@ -440,3 +440,56 @@ fn grading_a_class_writes_each_target_a_summary_and_one_html_report() {
         "the report loads nothing from the network"
     );
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_stopped_check_stops_the_server_it_started() {
+    // The marker names the server's shell in the process table.
+    let marker = format!("hftp-check-test-{}", std::process::id());
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/course_server.py"
+    );
+    let server = format!("python3 {script} -p {{port}} -d {{dir}}; : {marker}");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hftp-client"))
+        .args([
+            "check",
+            "--server",
+            &server,
+            "--only",
+            "1/fragmentation/byte-per-second",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
+    assert!(first.starts_with("checking"), "{first}");
+    let until = Instant::now() + Duration::from_secs(10);
+    while !running(&marker) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(running(&marker), "the server is not running");
+    // Until it accepts: the check is under way.
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let until = Instant::now() + Duration::from_secs(5);
+    while running(&marker) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!running(&marker), "the server outlived the check");
+}
+
+/// Whether a process whose command line holds `marker` runs.
+#[cfg(target_os = "linux")]
+fn running(marker: &str) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        std::fs::read(e.path().join("cmdline"))
+            .is_ok_and(|c| c.windows(marker.len()).any(|w| w == marker.as_bytes()))
+    })
+}

@@ -37,6 +37,7 @@ impl Fixtures {
     /// A fresh directory of the checker's own, holding the course files.
     pub fn owned() -> io::Result<Fixtures> {
         let root = tempfile::Builder::new().prefix("hftp-check-").tempdir()?;
+        super::cleanup::dir_made(root.path().to_path_buf());
         let dir = root.path().join("served");
         fs::create_dir(&dir)?;
         let outside = root.path().join("outside.txt");
@@ -61,6 +62,7 @@ impl Fixtures {
             ));
         }
         let root = tempfile::Builder::new().prefix("hftp-check-").tempdir()?;
+        super::cleanup::dir_made(root.path().to_path_buf());
         let fixtures = Fixtures {
             dir: fs::canonicalize(dir)?,
             prefix: "hftpcheck-",
@@ -181,6 +183,7 @@ impl Drop for Fixtures {
             }
         }
         if let Some(root) = self.root.take() {
+            super::cleanup::dir_removed(root.path());
             let _ = root.close();
         }
     }

@@ -8,7 +8,7 @@
 //! also the JSON format), `case` (what a case is, its outcome and
 //! context), `probe` (the checker's recording connection), `fixtures`
 //! (the files served), `server` (a server the checker starts), `os`
-//! (system calls), `cases` (every case, by tier), `run` (one target),
+//! (system calls), `cleanup` (what a stopped check leaves), `cases` (every case, by tier), `run` (one target),
 //! `class` (a targets file), `report` (console, JSON, JUnit, Gradescope,
 //! CSV, HTML).
 
@@ -20,6 +20,7 @@ pub mod args;
 mod case;
 mod cases;
 mod class;
+mod cleanup;
 mod fixtures;
 pub mod model;
 mod os;
@@ -53,6 +54,7 @@ pub fn run(args: &CheckArgs, host: &str, port: u16) -> ExitCode {
 
 fn check(args: &CheckArgs, host: &str, port: u16) -> Result<u8, String> {
     let cases = select(args)?;
+    cleanup::install();
     let mut stdout = anstream::AutoStream::new(std::io::stdout(), color(&args.color));
     if args.list {
         for c in &cases {

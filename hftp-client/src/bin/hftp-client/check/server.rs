@@ -83,6 +83,7 @@ impl Started {
             .spawn()
             .map_err(|e| format!("cannot run sh -c {command:?}: {e}"))?;
         let pgid = child.id();
+        super::cleanup::server_started(pgid);
         let memory = Arc::new(Memory::default());
         let sampler = {
             let memory = Arc::clone(&memory);
@@ -200,6 +201,7 @@ impl Started {
             let _ = child.kill();
             let _ = child.wait();
         }
+        super::cleanup::server_stopped(self.pgid);
         self.memory.stop.store(true, Ordering::Relaxed);
         if let Some(sampler) = self.sampler.take() {
             let _ = sampler.join();
