@@ -123,6 +123,34 @@ pub struct TargetReport {
     pub millis: u64,
 }
 
+impl CaseResult {
+    /// What the case expected, what it found and the bytes exchanged, as
+    /// the text of a report (`expected: ...`, `actual: ...` or `found:
+    /// ...` for INFO, `transcript:`); empty parts are left out.
+    pub fn explanation(&self) -> String {
+        let mut text = String::new();
+        if !self.expected.is_empty() {
+            text.push_str(&format!("expected: {}\n", self.expected));
+        }
+        if !self.actual.is_empty() {
+            let label = if self.verdict == Verdict::Info {
+                "found"
+            } else {
+                "actual"
+            };
+            text.push_str(&format!("{label}: {}\n", self.actual));
+        }
+        if !self.transcript.is_empty() {
+            text.push_str("transcript:\n");
+            text.push_str(&self.transcript);
+            if !self.transcript.ends_with('\n') {
+                text.push('\n');
+            }
+        }
+        text
+    }
+}
+
 impl TargetReport {
     /// How many results have `verdict`.
     pub fn count(&self, verdict: Verdict) -> usize {

@@ -10,7 +10,6 @@ use hftp_proto::Expect;
 use super::super::case::{ensure, Case, Checked, Ctx, Needs, Outcome};
 use super::super::fixtures::{bar, FOO};
 use super::super::model::Tier::Course;
-use super::super::probe::Close;
 use super::{listing, ok, slice_is, status};
 
 pub fn cases() -> Vec<Case> {
@@ -39,19 +38,7 @@ pub fn cases() -> Vec<Case> {
 
 fn quit_close(ctx: &mut Ctx) -> Checked {
     let mut p = ctx.connect()?;
-    let reply = p.ask(b"quit\r\n", Expect::Quit)?;
-    ensure(
-        reply.code == 0,
-        "quit answered 0 OK",
-        format!("answered {}", reply.status()),
-    )?;
-    match p.close(Duration::from_millis(500)) {
-        Close::Fin(_) | Close::Reset => Ok(Outcome::pass()),
-        other => Err(Outcome::fail(
-            "the connection closed within 0.5 s of 0 OK",
-            format!("the server {}", other.describe()),
-        )),
-    }
+    quit_close_on(&mut p)
 }
 
 fn quit_session(ctx: &mut Ctx) -> Checked {

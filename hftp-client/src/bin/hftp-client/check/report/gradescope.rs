@@ -169,24 +169,7 @@ fn output(case: &CaseResult) -> String {
             .to_string(),
         Verdict::Skip => "SKIP\n".to_string(),
     };
-    if !case.expected.is_empty() {
-        text.push_str(&format!("expected: {}\n", case.expected));
-    }
-    if !case.actual.is_empty() {
-        let label = if case.verdict == Verdict::Info {
-            "found"
-        } else {
-            "actual"
-        };
-        text.push_str(&format!("{label}: {}\n", case.actual));
-    }
-    if !case.transcript.is_empty() {
-        text.push_str("transcript:\n");
-        text.push_str(&case.transcript);
-        if !case.transcript.ends_with('\n') {
-            text.push('\n');
-        }
-    }
+    text.push_str(&case.explanation());
     text
 }
 

@@ -150,7 +150,7 @@ fn write_case<W: io::Write>(
                 xml.create_element("failure")
                     .with_attribute(attr("message", &case.requirement))
                     .with_attribute(attr("type", case.verdict.label()))
-                    .write_text_content(BytesText::new(&xml_chars(&explanation(case))))?;
+                    .write_text_content(BytesText::new(&xml_chars(&case.explanation())))?;
                 Ok(())
             })?;
         }
@@ -168,7 +168,7 @@ fn write_case<W: io::Write>(
                     "{}: {}\n{}",
                     case.verdict.label(),
                     case.requirement,
-                    explanation(case)
+                    case.explanation()
                 );
                 xml.create_element("system-out")
                     .write_text_content(BytesText::new(&xml_chars(&text)))?;
@@ -177,26 +177,6 @@ fn write_case<W: io::Write>(
         }
     }
     Ok(())
-}
-
-/// What a case expected, what it found and the bytes exchanged, as the
-/// text of a `<failure>` or `<system-out>`; empty parts are left out.
-fn explanation(case: &CaseResult) -> String {
-    let mut text = String::new();
-    if !case.expected.is_empty() {
-        text.push_str(&format!("expected: {}\n", case.expected));
-    }
-    if !case.actual.is_empty() {
-        text.push_str(&format!("actual: {}\n", case.actual));
-    }
-    if !case.transcript.is_empty() {
-        text.push_str("transcript:\n");
-        text.push_str(&case.transcript);
-        if !case.transcript.ends_with('\n') {
-            text.push('\n');
-        }
-    }
-    text
 }
 
 /// Milliseconds as JUnit's seconds: `1.234`.
@@ -374,7 +354,7 @@ mod tests {
         ), "{non_strict}");
         assert!(!non_strict.contains("<failure"));
         let info = element(&xml, "name=\"3/get/idle\"", "</testcase>");
-        assert!(info.contains("<system-out>INFO: requirement of 3/get/idle\nactual: closes after 30 s\n</system-out>"), "{info}");
+        assert!(info.contains("<system-out>INFO: requirement of 3/get/idle\nfound: closes after 30 s\n</system-out>"), "{info}");
     }
 
     #[test]
@@ -446,7 +426,7 @@ mod tests {
         }
         let failing = &reports[0].results[1];
         assert_eq!(message.as_deref(), Some(failing.requirement.as_str()));
-        assert_eq!(text, explanation(failing));
+        assert_eq!(text, failing.explanation());
         assert!(text.contains(&failing.transcript), "{text}");
     }
 
