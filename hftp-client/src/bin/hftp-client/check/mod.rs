@@ -46,7 +46,16 @@ pub fn run(args: &CheckArgs, host: &str, port: u16) -> ExitCode {
     match check(args, host, port) {
         Ok(code) => ExitCode::from(code),
         Err(why) => {
-            eprintln!("hftp-client check: {why}");
+            // One line on stderr; what the server printed, if anything,
+            // on stdout before it.
+            let (line, output) = match why.split_once("; its output ends:\n") {
+                Some((line, output)) => (line, Some(output)),
+                None => (why.as_str(), None),
+            };
+            if let Some(output) = output {
+                println!("the server's output ends:\n{output}");
+            }
+            eprintln!("hftp-client check: {line}");
             ExitCode::from(COULD_NOT_RUN)
         }
     }
@@ -124,7 +133,10 @@ fn check(args: &CheckArgs, host: &str, port: u16) -> Result<u8, String> {
         report::console::line(&mut **out, r);
         let _ = out.flush();
     });
-    report::console::details(&mut stdout, &report, &rerun_hint());
+    let could_not_run = report.results.is_empty() && report.error.is_some();
+    if !could_not_run {
+        report::console::details(&mut stdout, &report, &rerun_hint());
+    }
     if let Some(path) = &args.json {
         report::to_file(path, |out| report::json(&report, out))?;
     }
@@ -144,10 +156,8 @@ fn check(args: &CheckArgs, host: &str, port: u16) -> Result<u8, String> {
             report::html::write(std::slice::from_ref(&report), out)
         })?;
     }
-    if report.results.is_empty() {
-        if let Some(e) = &report.error {
-            return Err(e.clone());
-        }
+    if let (true, Some(e)) = (could_not_run, &report.error) {
+        return Err(e.clone());
     }
     Ok(if report.failed() { FAILED } else { 0 })
 }
