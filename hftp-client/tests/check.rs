@@ -322,6 +322,13 @@ fn a_server_that_drops_pipelined_requests_fails_the_pipelining_cases_only() {
 fn exit_codes_say_whether_the_check_could_run() {
     let run = check(&["--tier", "everything"]);
     assert_eq!(run.code, 2);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .starts_with("hftp-client: invalid value 'everything' for '--tier <TIER>'"),
+        "{}",
+        run.stderr
+    );
     let run = check(&["--server", "exit 3 {port}"]);
     assert_eq!(run.code, 2);
     assert!(

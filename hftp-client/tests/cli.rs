@@ -717,7 +717,7 @@ fn usage_errors_are_one_line_and_exit_1() {
     // Nothing listens there: usage errors come before any connection.
     let port = closed_port();
     let cases: &[(&[&str], &str)] = &[
-        (&[], "hftp-client: a command is needed: ls, stat, get, cat, send, shell, completions (see --help)"),
+        (&[], "hftp-client: a command is needed: ls, stat, get, cat, send, shell, completions, check (see --help)"),
         (&["ls", "--bogus"], "hftp-client: unexpected argument '--bogus' found (see --help)"),
         (&["stat"], "hftp-client: the following required arguments were not provided: <FILE>... (see --help)"),
         (&["get", "a", "b", "-o", "c"], "hftp-client: get: -o/--output takes exactly one FILE; use -O/--output-dir for several"),

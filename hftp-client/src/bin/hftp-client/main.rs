@@ -53,7 +53,7 @@ fn main() -> ExitCode {
         }
         Err(e) if args::is_check(std::env::args_os()) => {
             // check's exit codes are a grader's: 2 for "could not run".
-            eprintln!("{}", fail::clap_line(&e, "check --help"));
+            eprintln!("hftp-client: {}", fail::clap_line(&e, "check --help"));
             return ExitCode::from(check::COULD_NOT_RUN);
         }
         Err(e) => return Failure::usage(fail::clap_line(&e, "--help")).report(),
