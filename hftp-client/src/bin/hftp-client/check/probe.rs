@@ -37,6 +37,8 @@ pub struct Probe {
     /// Where to file the transcript (None: not recording).
     file: Option<Filing>,
     deadline: Instant,
+    /// How the last failed answer ended the connection.
+    failed: Option<Close>,
 }
 
 /// One response, whole.
@@ -145,6 +147,7 @@ impl Probe {
             conn,
             file: None,
             deadline,
+            failed: None,
         })
     }
 
@@ -194,11 +197,27 @@ impl Probe {
                     Event::Data(n) => data(&out[..n]),
                     Event::End => break,
                 },
-                Err(e) => return Err(describe(&e, self.deadline)),
+                Err(e) => {
+                    self.failed = Some(match &e {
+                        Error::Io(io) if is_reset(io) => Close::Reset,
+                        Error::Io(io) if is_timeout(io) => Close::Open,
+                        Error::Closed => Close::Fin(Duration::ZERO),
+                        Error::Protocol(_) => Close::Data,
+                        other => Close::Failed(other.to_string()),
+                    });
+                    return Err(describe(&e, self.deadline));
+                }
             }
         }
         reply.wire = self.conn.pipeline().bytes_received() - before;
         Ok(reply)
+    }
+
+    /// How the connection ended when the last answer failed: a reset,
+    /// a close (`Fin`), no answer in time (`Open`), bytes that are not
+    /// HFTP (`Data`).
+    pub fn failure(&self) -> Option<&Close> {
+        self.failed.as_ref()
     }
 
     /// The next answer, whole, slice bytes kept.

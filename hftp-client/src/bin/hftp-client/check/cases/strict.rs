@@ -489,11 +489,10 @@ fn raw(ctx: &mut Ctx) -> Checked {
         super::differ(&reply.data, &bar[10..510]),
     )?;
     // Nothing after the bytes: the next answer lines up.
-    let reply = ok(
+    ok(
         p.ask(b"get_file_listing\r\n", Expect::Listing)?,
         "get_file_listing",
     )?;
-    let _ = reply;
     Ok(Outcome::pass())
 }
 
