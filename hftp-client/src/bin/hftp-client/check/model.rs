@@ -151,6 +151,30 @@ impl CaseResult {
     }
 }
 
+#[cfg(test)]
+impl CaseResult {
+    /// A result for the report writers' tests: nothing expected, found
+    /// or recorded.
+    pub fn sample(
+        id: &str,
+        tier: Tier,
+        requirement: String,
+        verdict: Verdict,
+        millis: u64,
+    ) -> CaseResult {
+        CaseResult {
+            id: id.to_string(),
+            tier,
+            requirement,
+            verdict,
+            expected: String::new(),
+            actual: String::new(),
+            transcript: String::new(),
+            millis,
+        }
+    }
+}
+
 impl TargetReport {
     /// How many results have `verdict`.
     pub fn count(&self, verdict: Verdict) -> usize {

@@ -158,7 +158,7 @@ impl Probe {
             .send_bytes(bytes, expects.iter().copied())
             .and_then(|_| self.conn.flush())
             .map(drop)
-            .map_err(|e| Outcome::fail("the server reads the request", describe(&e, self.deadline)))
+            .map_err(|e| Outcome::fail("the server reads the request", describe(&e)))
     }
 
     /// Sends `bytes` one write at a time, `pause` apart, the last one
@@ -205,7 +205,7 @@ impl Probe {
                         Error::Protocol(_) => Close::Data,
                         other => Close::Failed(other.to_string()),
                     });
-                    return Err(describe(&e, self.deadline));
+                    return Err(describe(&e));
                 }
             }
         }
@@ -248,7 +248,7 @@ impl Probe {
             Err(Error::Io(e)) if is_reset(&e) => Close::Reset,
             Err(Error::Io(e)) if is_timeout(&e) => Close::Open,
             Err(Error::Protocol(_)) => Close::Data,
-            Err(e) => Close::Failed(describe(&e, until)),
+            Err(e) => Close::Failed(describe(&e)),
         }
     }
 
@@ -332,12 +332,9 @@ pub fn show(bytes: &[u8]) -> String {
 }
 
 /// A failure of the connection in words.
-pub fn describe(e: &Error, deadline: Instant) -> String {
+pub fn describe(e: &Error) -> String {
     match e {
-        Error::Io(io) if is_timeout(io) => {
-            let _ = deadline;
-            "no answer before the case's time limit".into()
-        }
+        Error::Io(io) if is_timeout(io) => "no answer before the case's time limit".into(),
         Error::Io(io) if is_reset(io) => "the server reset the connection".into(),
         Error::Closed => "the server closed the connection without a complete answer".into(),
         Error::Protocol(p) => format!("the answer is not HFTP: {p}"),

@@ -43,16 +43,13 @@ mod tests {
     use crate::check::model::{CaseResult, Tier};
 
     fn case(verdict: Verdict) -> CaseResult {
-        CaseResult {
-            id: format!("1/{}", verdict.key()),
-            tier: Tier::Course,
-            requirement: "a rule".into(),
+        CaseResult::sample(
+            &format!("1/{}", verdict.key()),
+            Tier::Course,
+            "a rule".into(),
             verdict,
-            expected: String::new(),
-            actual: String::new(),
-            transcript: String::new(),
-            millis: 1,
-        }
+            1,
+        )
     }
 
     fn render(reports: &[TargetReport]) -> String {

@@ -180,16 +180,7 @@ mod tests {
     use serde_json::{json, Value};
 
     fn case(id: &str, verdict: Verdict) -> CaseResult {
-        CaseResult {
-            id: id.to_string(),
-            tier: Tier::Course,
-            requirement: format!("rule {id}"),
-            verdict,
-            expected: String::new(),
-            actual: String::new(),
-            transcript: String::new(),
-            millis: 3,
-        }
+        CaseResult::sample(id, Tier::Course, format!("rule {id}"), verdict, 3)
     }
 
     fn sample() -> TargetReport {

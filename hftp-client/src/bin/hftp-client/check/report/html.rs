@@ -366,16 +366,7 @@ mod tests {
     use std::time::{Duration, Instant};
 
     fn case(id: &str, verdict: Verdict) -> CaseResult {
-        CaseResult {
-            id: id.to_string(),
-            tier: Tier::Strict,
-            requirement: format!("rule {id}"),
-            verdict,
-            expected: String::new(),
-            actual: String::new(),
-            transcript: String::new(),
-            millis: 7,
-        }
+        CaseResult::sample(id, Tier::Strict, format!("rule {id}"), verdict, 7)
     }
 
     /// Two targets: alpha ran five cases, one of each verdict; beta ran

@@ -229,16 +229,7 @@ mod tests {
     use crate::check::model::Tier;
 
     fn case(id: &str, tier: Tier, verdict: Verdict) -> CaseResult {
-        CaseResult {
-            id: id.to_string(),
-            tier,
-            requirement: format!("requirement of {id}"),
-            verdict,
-            expected: String::new(),
-            actual: String::new(),
-            transcript: String::new(),
-            millis: 12,
-        }
+        CaseResult::sample(id, tier, format!("requirement of {id}"), verdict, 12)
     }
 
     fn sample() -> Vec<TargetReport> {
