@@ -270,6 +270,33 @@ impl<S: Read + Write> Connection<S> {
     /// and timeouts) until the server closes its side, as it must after
     /// `quit` or a fatal status. Bytes that come instead are
     /// [`Error::Protocol`] (`UnexpectedData`); a reset is [`Error::Io`].
+    ///
+    /// ```
+    /// use std::io::{self, Cursor, Read, Write};
+    /// use hftp_client::{Connection, Error};
+    /// use hftp_proto::Request;
+    ///
+    /// /// A server's bytes, then the end of the stream.
+    /// struct Replay(Cursor<&'static [u8]>);
+    /// impl Read for Replay {
+    ///     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> { self.0.read(buf) }
+    /// }
+    /// impl Write for Replay {
+    ///     fn write(&mut self, buf: &[u8]) -> io::Result<usize> { Ok(buf.len()) }
+    ///     fn flush(&mut self) -> io::Result<()> { Ok(()) }
+    /// }
+    ///
+    /// let mut conn = Connection::new(Replay(Cursor::new(b"0 OK\r\n")));
+    /// conn.send(&Request::Quit)?;
+    /// while conn.next_event(&mut [])?.is_some() {}
+    /// conn.wait_close()?; // closed after its answer, as it should
+    ///
+    /// let mut conn = Connection::new(Replay(Cursor::new(b"0 OK\r\n0 OK\r\n")));
+    /// conn.send(&Request::Quit)?;
+    /// while conn.next_event(&mut [])?.is_some() {}
+    /// assert!(matches!(conn.wait_close(), Err(Error::Protocol(_)))); // more bytes
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn wait_close(&mut self) -> Result<(), Error> {
         self.pipeline.check()?;
         if self.pipeline.in_flight() > 0 {
