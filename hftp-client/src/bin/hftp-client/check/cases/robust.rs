@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 use hftp_proto::Expect;
 
 use super::super::case::{ensure, Case, Checked, Ctx, Needs, Outcome};
+use super::super::fixtures::Made;
 use super::super::fixtures::{FOO, OUTSIDE};
 use super::super::model::Tier::Robust;
 use super::super::os;
-use super::super::probe::{secs, Close};
+use super::super::probe::{secs, Close, Probe};
 use super::{listing, ok, STATUS};
 
 /// How long another client may wait while one misbehaves.
@@ -274,17 +275,22 @@ fn other_served(ctx: &mut Ctx, while_: &str) -> Result<(), Outcome> {
     }
 }
 
-fn stalled_reader(ctx: &mut Ctx) -> Checked {
+/// A 32 MiB file (removed when the guard drops) and a connection that
+/// has asked for the whole of it.
+fn big_slice_asked(ctx: &mut Ctx) -> Result<(Made, Probe), Outcome> {
     let fixtures = ctx.dir()?;
     let len = 32 << 20;
-    let _made = fixtures
+    let made = fixtures
         .make_big("big32", len, |i| i as u8)
         .map_err(|e| Outcome::skip(format!("cannot write a 32 MiB file: {e}")))?;
-    let mut slow = ctx.connect()?;
-    slow.send(
-        format!("get_slice {} 0 {len}\r\n", fixtures.name("big32")).as_bytes(),
-        &[Expect::Slice { size: len }],
-    )?;
+    let mut p = ctx.connect()?;
+    let line = format!("get_slice {} 0 {len}\r\n", fixtures.name("big32"));
+    p.send(line.as_bytes(), &[Expect::Slice { size: len }])?;
+    Ok((made, p))
+}
+
+fn stalled_reader(ctx: &mut Ctx) -> Checked {
+    let (_made, slow) = big_slice_asked(ctx)?;
     std::thread::sleep(Duration::from_millis(300));
     other_served(ctx, "one client does not read its 32 MiB slice")?;
     drop(slow);
@@ -301,14 +307,7 @@ fn stalled_sender(ctx: &mut Ctx) -> Checked {
 }
 
 fn vanishing(ctx: &mut Ctx) -> Checked {
-    let fixtures = ctx.dir()?;
-    let len = 32 << 20;
-    let _made = fixtures
-        .make_big("big32", len, |i| i as u8)
-        .map_err(|e| Outcome::skip(format!("cannot write a 32 MiB file: {e}")))?;
-    let mut gone = ctx.connect()?;
-    let line = format!("get_slice {} 0 {len}\r\n", fixtures.name("big32"));
-    gone.send(line.as_bytes(), &[Expect::Slice { size: len }])?;
+    let (_made, gone) = big_slice_asked(ctx)?;
     let mut buf = [0u8; 64 * 1024];
     let _ = std::io::Read::read(&mut gone.stream(), &mut buf);
     os::reset_on_close(gone.stream())
