@@ -1,14 +1,15 @@
 //! One client connection as a worker holds it: the socket, its readiness
-//! as the event loop last reported it, and the sans-IO [`Session`]; and
-//! the I/O that carries out what the session asks for: reads, writes, raw
-//! file ranges, shutting the write side, probing the send queue, closing.
+//! as the event loop last reported it, its [`Transport`] (plain or TLS)
+//! and the sans-IO [`Session`]; and the I/O that carries out what the
+//! session asks for: reads, writes, raw file ranges, shutting the write
+//! side, probing the send queue, closing.
 //!
 //! No protocol decision is made here: when to read, what to send, when to
 //! time out and how to close are the session's.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -20,6 +21,7 @@ use crate::session::{Close, Session, SessionConfig, Transmit};
 use crate::shared::Shared;
 use crate::sys;
 use crate::timers::{Armed, Timers};
+use crate::transport::{Failure, Got, Transport, Wrote};
 
 /// Why a connection ended.
 #[derive(Debug)]
@@ -28,6 +30,10 @@ pub enum Ended {
     Closed(Close),
     /// The socket failed (reset by the peer, ...).
     Io(io::Error),
+    /// The peer broke TLS, or did not speak it.
+    Tls(rustls::Error),
+    /// The TLS handshake was not done within the request timeout.
+    HandshakeTimeout,
 }
 
 impl Ended {
@@ -42,6 +48,8 @@ impl std::fmt::Display for Ended {
         match self {
             Ended::Closed(close) => write!(f, "{}", close.reason),
             Ended::Io(e) => write!(f, "I/O error: {e}"),
+            Ended::Tls(e) => write!(f, "TLS error: {e}"),
+            Ended::HandshakeTimeout => f.write_str("TLS handshake not completed in time"),
         }
     }
 }
@@ -59,6 +67,7 @@ pub struct Buffers {
 pub struct Conn {
     stream: TcpStream,
     peer: SocketAddr,
+    transport: Transport,
     session: Session<Arc<File>>,
     /// Generation number: tells this connection from a later one in the
     /// same slab slot (see [`crate::timers`]).
@@ -80,10 +89,11 @@ pub struct Conn {
 }
 
 impl Conn {
-    /// A connection accepted at `now`.
+    /// A connection accepted at `now`, its bytes carried by `transport`.
     pub fn new(
         stream: TcpStream,
         peer: SocketAddr,
+        transport: Transport,
         config: SessionConfig,
         id: u64,
         now: Instant,
@@ -91,6 +101,7 @@ impl Conn {
         Conn {
             stream,
             peer,
+            transport,
             session: Session::new(config, now),
             id,
             armed: Armed::default(),
@@ -103,6 +114,11 @@ impl Conn {
     /// The client's address.
     pub fn peer(&self) -> SocketAddr {
         self.peer
+    }
+
+    /// Whether it is a TLS connection.
+    pub fn is_tls(&self) -> bool {
+        !self.transport.is_plain()
     }
 
     /// The session.
@@ -146,8 +162,11 @@ impl Conn {
             // the kernel's caches) go out together in the next write.
             while let Some(request) = self.session.poll_file_request(now) {
                 // A raw slice's bytes go straight from the page cache to
-                // the socket when that cannot wait.
-                if let FileRequest::Send { file, offset, len } = request {
+                // the socket when that cannot wait (not through TLS: they
+                // are read, then encrypted and written).
+                let direct = self.transport.is_plain();
+                if let (FileRequest::Send { file, offset, len }, true) = (&request, direct) {
+                    let (file, offset, len) = (*file, *offset, *len);
                     if !self.writable {
                         // Nothing sent now: asked again when writable.
                         self.session.handle_file_reply(FileReply::Sent(0), now);
@@ -187,38 +206,50 @@ impl Conn {
                 moved = true;
             }
             while self.writable {
+                // What TLS has waiting first (handshake, records, alerts).
+                match self.transport.flush(&self.stream) {
+                    Ok(wrote) => moved |= wrote,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        self.writable = false;
+                        break;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Some(Ended::Io(e)),
+                }
                 let Some(transmit) = self.session.poll_transmit(now) else {
                     break;
                 };
                 let result = match transmit {
-                    Transmit::Bytes(bytes) => (&self.stream).write(bytes),
+                    Transmit::Bytes(bytes) => self.transport.write(&self.stream, bytes),
                     Transmit::ShutdownWrite => {
-                        let _ = self.stream.shutdown(Shutdown::Write);
+                        self.transport.shutdown_write(&self.stream);
                         moved = true;
                         continue;
                     }
                 };
                 match result {
-                    Ok(n) => self.session.handle_written(n, now),
+                    Ok(Wrote::Took(n)) => self.session.handle_written(n, now),
+                    // Once the handshake is done (a read finishes it).
+                    Ok(Wrote::Held) => break,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => return Some(Ended::Io(e)),
                 }
                 moved = true;
             }
-            if self.readable && self.session.wants_input() {
-                match (&self.stream).read(&mut bufs.read) {
-                    Ok(0) => self.session.handle_eof(now),
-                    Ok(n) => {
-                        // A short read took all the socket held.
-                        if n < bufs.read.len() && !self.read_closed {
-                            self.readable = false;
-                        }
-                        self.session.handle_input(&bufs.read[..n], now);
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Some(Ended::Io(e)),
+            if (self.readable || self.transport.holds_input()) && self.session.wants_input() {
+                let got = self.transport.read(
+                    &self.stream,
+                    &mut bufs.read,
+                    &mut self.readable,
+                    self.read_closed,
+                );
+                match got {
+                    Ok(Got::Data(n)) => self.session.handle_input(&bufs.read[..n], now),
+                    Ok(Got::Eof) => self.session.handle_eof(now),
+                    Ok(Got::Nothing) => {}
+                    Err(Failure::Io(e)) => return Some(Ended::Io(e)),
+                    Err(Failure::Tls(e)) => return Some(Ended::Tls(e)),
                 }
                 moved = true;
             }
@@ -245,13 +276,19 @@ impl Conn {
     /// Makes sure the worker's `timers` wake this connection (slab `key`)
     /// by its session's next deadline.
     pub fn arm(&mut self, timers: &mut Timers, key: usize) {
-        let deadline = self.session.poll_timeout();
+        let deadline = match (self.session.poll_timeout(), self.transport.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         timers.arm(&mut self.armed, deadline, key, self.id);
     }
 
     /// Handles the session's deadlines at `now`, asking the socket how much
     /// the peer has acknowledged first when the session wants to know.
     pub fn handle_timeout(&mut self, now: Instant) -> Option<Ended> {
+        if self.transport.handshake_overdue(now) {
+            return Some(Ended::HandshakeTimeout);
+        }
         if self.session.wants_send_queue(now) {
             self.session
                 .handle_send_queue(sys::unacked(&self.stream), now);
@@ -266,11 +303,29 @@ impl Conn {
     }
 
     /// Closes the connection as `ended` says: a reset when the session
-    /// aborts it, a plain close otherwise.
-    pub fn close(self, ended: &Ended) {
+    /// aborts it, a plain close otherwise (a TLS peer told first, and
+    /// what it sent last read, so that the close is not a reset).
+    pub fn close(mut self, ended: &Ended) {
         if ended.resets() {
             sys::set_abortive_close(&self.stream);
+        } else if !matches!(ended, Ended::Io(_)) && !self.transport.is_plain() {
+            self.transport.finish(&self.stream);
+            drain(&self.stream);
         }
         drop(self.stream);
+    }
+}
+
+/// Reads and drops what the peer sent that was not read (at most 64 KiB,
+/// without waiting): a socket closed with unread bytes is reset, and the
+/// peer would lose the alert or close_notify just written.
+fn drain(stream: &TcpStream) {
+    use std::io::Read;
+    let mut buf = [0u8; 4096];
+    for _ in 0..16 {
+        match (&*stream).read(&mut buf) {
+            Ok(n) if n > 0 => {}
+            _ => return,
+        }
     }
 }

@@ -19,6 +19,8 @@
 //! on the pool, replies routed back), `budget` (connections and threads
 //! the open-files limit allows), `peers` (the per-address limit),
 //! `conn` (a socket and its session: the I/O a session asks for),
+//! `transport` (plain, or TLS between the socket and the session),
+//! `tls` (the certificate, the rustls configuration, reloading),
 //! `timers` (the sessions' deadlines), `worker` (the event loop),
 //! `shared` (what the workers share), `placement` (how many workers take
 //! connections), `balancer` (load measurement and which connections
@@ -122,9 +124,14 @@ pub mod session;
 mod shared;
 mod sys;
 mod timers;
+mod tls;
+mod transport;
 mod worker;
 
-pub use server::{OpenConnections, RunningServer, Server, ServerError, ServerOptions};
+pub use server::{
+    OpenConnections, RunningServer, Server, ServerError, ServerOptions, TlsOptions, TlsReloader,
+};
+pub use tls::TlsError;
 
 /// Raises this process's soft open-files limit to its hard limit, and
 /// returns the limit now (`None`: unlimited). Each connection takes up to

@@ -22,7 +22,8 @@ use crate::pool::Pool;
 use crate::published::Published;
 use crate::shared::{Shared, WorkerShare};
 use crate::sys;
-use crate::worker;
+use crate::tls::{Tls, TlsError};
+use crate::worker::{self, Listener};
 
 /// File-system threads kept once started.
 const MIN_FS_THREADS: usize = 2;
@@ -56,6 +57,22 @@ pub struct ServerOptions {
     pub max_connections_per_ip: Option<usize>,
     /// Most file-system threads (they start as needed).
     pub fs_threads: usize,
+    /// Serve plain HFTP on `address`; `false` (with `tls` set) serves
+    /// TLS only.
+    pub plain: bool,
+    /// Serve HFTP over TLS too (see [`TlsOptions`]).
+    pub tls: Option<TlsOptions>,
+}
+
+/// Where and with which certificate HFTP is served over TLS.
+#[derive(Debug, Clone)]
+pub struct TlsOptions {
+    /// Address and port of the TLS listener (port 0 picks a free one).
+    pub address: SocketAddr,
+    /// PEM file holding the certificate chain, the server's own first.
+    pub cert: PathBuf,
+    /// PEM file holding its private key (PKCS#8, PKCS#1 RSA or SEC1 EC).
+    pub key: PathBuf,
 }
 
 impl Default for ServerOptions {
@@ -74,6 +91,8 @@ impl Default for ServerOptions {
             fs_timeout: Duration::from_secs(10),
             max_connections_per_ip: None,
             fs_threads: 64,
+            plain: true,
+            tls: None,
         }
     }
 }
@@ -97,6 +116,12 @@ pub enum ServerError {
         /// What the system said.
         source: io::Error,
     },
+    /// The TLS certificate or key cannot be used.
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
+    /// Neither plain HFTP nor TLS is to be served.
+    #[error("nothing to serve on: plain HFTP is off and no TLS listener is set")]
+    NoListener,
     /// A worker thread could not start or failed.
     #[error("worker failed: {0}")]
     Worker(io::Error),
@@ -109,8 +134,9 @@ pub enum ServerError {
 /// listen backlog until [`Server::run`] or [`Server::spawn`].
 #[derive(Debug)]
 pub struct Server {
-    listener: TcpListener,
+    listeners: Vec<Listener>,
     local: SocketAddr,
+    tls_local: Option<SocketAddr>,
     threads: usize,
     /// One event loop per worker, made with the server so that every
     /// worker's waker is in `shared` before any worker starts.
@@ -126,12 +152,27 @@ impl Server {
                 path: options.directory.clone(),
                 source,
             })?;
-        let listen_error = |source| ServerError::Listen {
-            address: options.address,
-            source,
+        let tls = match &options.tls {
+            Some(t) => Some(Tls::new(&t.cert, &t.key)?),
+            None => None,
         };
-        let listener = listen(options.address).map_err(listen_error)?;
-        let local = listener.local_addr().map_err(listen_error)?;
+        let mut listeners = Vec::new();
+        if options.plain {
+            listeners.push(bind_listener(options.address, false)?);
+        }
+        if let Some(t) = &options.tls {
+            listeners.push(bind_listener(t.address, true)?);
+        }
+        let addr_of = |tls| {
+            listeners
+                .iter()
+                .find(|l| l.tls == tls)
+                .and_then(|l| l.socket.local_addr().ok())
+        };
+        let tls_local = addr_of(true);
+        let local = addr_of(false)
+            .or(tls_local)
+            .ok_or(ServerError::NoListener)?;
         let threads = match options.threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -165,6 +206,7 @@ impl Server {
             },
             files: FileService::new(published, pool, options.fs_timeout),
             peers: Peers::new(options.max_connections_per_ip),
+            tls,
             connection_limit: AtomicUsize::new(budget.connections),
             open_files: AtomicU64::new(open_files.unwrap_or(u64::MAX)),
             active: AtomicUsize::new(0),
@@ -175,17 +217,30 @@ impl Server {
             shutdown: Arc::new(AtomicBool::new(false)),
         });
         Ok(Server {
-            listener,
+            listeners,
             local,
+            tls_local,
             threads,
             polls,
             shared,
         })
     }
 
-    /// The address clients connect to (with the port actually bound).
+    /// The address clients connect to (with the port actually bound): the
+    /// plain listener's, or the TLS one's when there is no plain one.
     pub fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// The TLS listener's address, if there is one.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls_local
+    }
+
+    /// What reloads the TLS certificate and key from their files (e.g. on
+    /// SIGHUP), if TLS is served.
+    pub fn tls_reloader(&self) -> Option<TlsReloader> {
+        self.shared.tls.clone().map(TlsReloader)
     }
 
     /// The served directory, as an absolute path.
@@ -234,33 +289,42 @@ impl Server {
             }
         );
         let Server {
-            listener,
+            listeners,
             polls,
             shared,
             ..
         } = self;
         let mut workers = Vec::with_capacity(polls.len());
         for (i, poll) in polls.into_iter().enumerate() {
-            let started = listener.try_clone().and_then(|listener| {
+            let copies = listeners
+                .iter()
+                .map(|l| {
+                    Ok(Listener {
+                        socket: l.socket.try_clone()?,
+                        tls: l.tls,
+                    })
+                })
+                .collect::<io::Result<Vec<_>>>();
+            let started = copies.and_then(|listeners| {
                 let shared = Arc::clone(&shared);
                 std::thread::Builder::new()
                     .name(format!("worker-{i}"))
-                    .spawn(move || worker::run(i, poll, listener, shared))
+                    .spawn(move || worker::run(i, poll, listeners, shared))
             });
             match started {
                 Ok(handle) => workers.push(handle),
                 Err(e) => {
                     // Stop the workers already started before failing.
                     shared.shutdown.store(true, Ordering::SeqCst);
-                    drop(listener);
+                    drop(listeners);
                     join_all(workers).ok();
                     return Err(ServerError::Worker(e));
                 }
             }
         }
         // Only the workers' copies remain: once each has closed its copy
-        // at shutdown, the socket is closed and new clients are refused.
-        drop(listener);
+        // at shutdown, the sockets are closed and new clients are refused.
+        drop(listeners);
         let result = join_all(workers);
         match &result {
             Ok(()) => info!("shut down"),
@@ -273,6 +337,7 @@ impl Server {
     /// server down when dropped or on [`RunningServer::shutdown`].
     pub fn spawn(self) -> Result<RunningServer, ServerError> {
         let local = self.local;
+        let tls_local = self.tls_local;
         let flag = self.shutdown_flag();
         let shared = Arc::clone(&self.shared);
         let thread = std::thread::Builder::new()
@@ -281,6 +346,7 @@ impl Server {
             .map_err(ServerError::Worker)?;
         Ok(RunningServer {
             local,
+            tls_local,
             flag,
             shared,
             thread: Some(thread),
@@ -292,15 +358,26 @@ impl Server {
 #[derive(Debug)]
 pub struct RunningServer {
     local: SocketAddr,
+    tls_local: Option<SocketAddr>,
     flag: Arc<AtomicBool>,
     shared: Arc<Shared>,
     thread: Option<JoinHandle<Result<(), ServerError>>>,
 }
 
 impl RunningServer {
-    /// The address clients connect to.
+    /// The address clients connect to (see [`Server::local_addr`]).
     pub fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// The TLS listener's address, if there is one.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls_local
+    }
+
+    /// What reloads the TLS certificate (see [`Server::tls_reloader`]).
+    pub fn tls_reloader(&self) -> Option<TlsReloader> {
+        self.shared.tls.clone().map(TlsReloader)
     }
 
     /// Test hook: holds the number of workers taking connections at `n`
@@ -358,6 +435,30 @@ fn join_all(workers: Vec<JoinHandle<io::Result<()>>>) -> Result<(), ServerError>
         }
     }
     result
+}
+
+/// Binds a listener, plain or TLS.
+fn bind_listener(address: SocketAddr, tls: bool) -> Result<Listener, ServerError> {
+    let socket = listen(address).map_err(|source| ServerError::Listen { address, source })?;
+    Ok(Listener { socket, tls })
+}
+
+/// Reloads a server's TLS certificate and key from their files: new
+/// handshakes get the new certificate, connections open keep theirs; on
+/// an error the certificate in use stays. See [`Server::tls_reloader`].
+#[derive(Debug, Clone)]
+pub struct TlsReloader(Tls);
+
+impl TlsReloader {
+    /// Reads the files again.
+    pub fn reload(&self) -> Result<(), TlsError> {
+        self.0.reload()
+    }
+
+    /// The certificate file.
+    pub fn cert_path(&self) -> &Path {
+        self.0.cert_path()
+    }
 }
 
 /// Binds the listening socket with a backlog deep enough for the clients

@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::conn::Conn;
 use crate::file_service::{Completion, FileService};
 use crate::peers::Peers;
+use crate::tls::Tls;
 
 /// What all workers share.
 #[derive(Debug)]
@@ -26,6 +27,8 @@ pub struct Shared {
     pub files: FileService,
     /// Connections per client address.
     pub peers: Peers,
+    /// The TLS configuration, when a TLS listener is served.
+    pub tls: Option<Tls>,
     /// Connections served at once: the configured maximum, or fewer as
     /// the open-files limit allows (see [`crate::budget`]).
     pub connection_limit: AtomicUsize,

@@ -31,8 +31,12 @@ use crate::session::{Close, Reason, FILE_CHUNK};
 use crate::shared::Shared;
 use crate::sys;
 use crate::timers::Timers;
+use crate::transport::Transport;
 
-const LISTENER: Token = Token(usize::MAX);
+/// The token of listener `i` (the plain one first, then TLS).
+const fn listener_token(i: usize) -> Token {
+    Token(usize::MAX - 2 - i)
+}
 
 /// The token of each worker's waker (see [`Shared::wakers`]).
 pub const WAKE: Token = Token(usize::MAX - 1);
@@ -49,23 +53,45 @@ const HOUSEKEEPING: Duration = Duration::from_millis(200);
 /// keeps its number when it moves).
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// A listening socket, and whether its clients speak TLS.
+#[derive(Debug)]
+pub struct Listener {
+    /// The socket.
+    pub socket: std::net::TcpListener,
+    /// Its connections are TLS.
+    pub tls: bool,
+}
+
+/// A worker's listening socket.
+struct Listening {
+    socket: TcpListener,
+    tls: bool,
+}
+
 /// Runs worker number `index` on `poll` (whose waker is
 /// `shared.wakers[index]`) until shutdown completes.
 pub fn run(
     index: usize,
     poll: Poll,
-    listener: std::net::TcpListener,
+    listeners: Vec<Listener>,
     shared: Arc<Shared>,
 ) -> io::Result<()> {
     let mut events = Events::with_capacity(1024);
-    let mut listener = TcpListener::from_std(listener);
-    poll.registry()
-        .register(&mut listener, LISTENER, Interest::READABLE)?;
+    let mut listening = Vec::with_capacity(listeners.len());
+    for (i, listener) in listeners.into_iter().enumerate() {
+        let mut socket = TcpListener::from_std(listener.socket);
+        poll.registry()
+            .register(&mut socket, listener_token(i), Interest::READABLE)?;
+        listening.push(Listening {
+            socket,
+            tls: listener.tls,
+        });
+    }
     let now = Instant::now();
     let mut worker = Worker {
         index,
         poll,
-        listener: Some(listener),
+        listeners: listening,
         accept_stalled: false,
         conns: Slab::new(),
         timers: Timers::default(),
@@ -99,13 +125,14 @@ pub fn run(
         worker.balancer.note_wake();
         for event in events.iter() {
             match event.token() {
-                LISTENER => worker.accept(now),
                 WAKE => {
                     worker.take_replies(now);
                     worker.adopt(now);
                     worker.rebalance();
                     worker.accept(now);
                 }
+                // One of the listeners (`listener_token`).
+                Token(key) if key > usize::MAX - 2 - worker.listeners.len() => worker.accept(now),
                 Token(key) => {
                     if let Some(conn) = worker.conns.get_mut(key) {
                         conn.note_event(
@@ -146,9 +173,9 @@ struct Worker {
     /// This worker's place in `shared.wakers`.
     index: usize,
     poll: Poll,
-    /// `None` once shutdown has begun: the socket is closed, so new
+    /// Empty once shutdown has begun: the sockets are closed, so new
     /// clients are refused.
-    listener: Option<TcpListener>,
+    listeners: Vec<Listening>,
     /// An accept failed for lack of resources (file descriptors, memory),
     /// or was left to a worker with fewer connections; the listener will
     /// not signal again for clients already waiting, so housekeeping
@@ -169,10 +196,17 @@ impl Worker {
     /// Accepts while the connection limit allows; past it, clients wait in
     /// the listen backlog until a connection closes.
     fn accept(&mut self, now: Instant) {
-        if self.listener.is_none() {
-            return;
-        }
         self.accept_stalled = false;
+        for i in 0..self.listeners.len() {
+            if !self.accept_from(i, now) {
+                return;
+            }
+        }
+    }
+
+    /// Accepts from listener `i` until none waits there (true), or until
+    /// this worker is to take no more for now (false).
+    fn accept_from(&mut self, i: usize, now: Instant) -> bool {
         loop {
             // Take a client only while this worker is active and holds no
             // more than its share of all connections: every worker is told
@@ -187,33 +221,35 @@ impl Worker {
             if inactive || self.conns.len() * active > self.shared.active.load(Ordering::Acquire) {
                 self.accept_stalled = !inactive;
                 self.shared.wake_others(self.index);
-                return;
+                return false;
             }
             // Reserve a slot first, so workers together never exceed the limit.
             if self.shared.active.fetch_add(1, Ordering::AcqRel)
                 >= self.shared.connection_limit.load(Ordering::Relaxed)
             {
                 self.shared.active.fetch_sub(1, Ordering::AcqRel);
-                return;
+                return false;
             }
-            let Some(listener) = self.listener.as_ref() else {
-                return;
+            let Some(listener) = self.listeners.get(i) else {
+                self.shared.active.fetch_sub(1, Ordering::AcqRel);
+                return false;
             };
-            let (stream, peer) = match listener.accept() {
+            let (stream, peer) = match listener.socket.accept() {
                 Ok(accepted) => accepted,
                 Err(e) => {
                     self.shared.active.fetch_sub(1, Ordering::AcqRel);
                     match e.kind() {
-                        io::ErrorKind::WouldBlock => {}
+                        io::ErrorKind::WouldBlock => return true,
                         io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted => continue,
                         _ => {
                             warn!("accept failed: {e}; retrying shortly");
                             self.accept_stalled = true;
+                            return false;
                         }
                     }
-                    return;
                 }
             };
+            let tls = listener.tls;
             if !self.shared.peers.admit(peer.ip(), now) {
                 // Past the per-address limit: closed at once (a reset, so
                 // that a flood leaves nothing behind), logged by `admit`.
@@ -223,10 +259,26 @@ impl Worker {
                 continue;
             }
             let _ = stream.set_nodelay(true);
+            let transport = match self.transport(tls, now) {
+                Ok(transport) => transport,
+                Err(e) => {
+                    warn!("cannot start TLS for {peer}: {e}");
+                    self.shared.peers.release(peer.ip());
+                    self.shared.active.fetch_sub(1, Ordering::AcqRel);
+                    continue;
+                }
+            };
             let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-            let conn = Conn::new(stream, peer, self.shared.config.session(), id, now);
+            let conn = Conn::new(
+                stream,
+                peer,
+                transport,
+                self.shared.config.session(),
+                id,
+                now,
+            );
             if let Some(key) = self.watch(conn) {
-                info!("Connected by: {peer}");
+                info!("Connected by: {peer}{}", if tls { " (TLS)" } else { "" });
                 self.publish_count();
                 // Its first bytes may be there already: a turn after this
                 // round's events. Not now: a turn can close it, a close
@@ -234,6 +286,19 @@ impl Worker {
                 // close at once would recurse that deep.
                 self.ready.push_back((key, id));
             }
+        }
+    }
+
+    /// The transport of a connection accepted at `now` on a plain or a
+    /// TLS listener.
+    fn transport(&self, tls: bool, now: Instant) -> Result<Transport, rustls::Error> {
+        match (&self.shared.tls, tls) {
+            (Some(config), true) => Ok(Transport::tls(
+                config.accept()?,
+                now,
+                self.shared.config.request_timeout,
+            )),
+            _ => Ok(Transport::Plain),
         }
     }
 
@@ -449,8 +514,8 @@ impl Worker {
     /// Stops accepting and lets connections finish what is in flight.
     fn begin_shutdown(&mut self, now: Instant) {
         self.shutdown_deadline = Some(now + self.shared.config.shutdown_grace);
-        if let Some(mut listener) = self.listener.take() {
-            let _ = self.poll.registry().deregister(&mut listener);
+        for mut listener in self.listeners.drain(..) {
+            let _ = self.poll.registry().deregister(&mut listener.socket);
         }
         self.adopt(now);
         let keys: Vec<(usize, u64)> = self.conns.iter().map(|(key, c)| (key, c.id)).collect();

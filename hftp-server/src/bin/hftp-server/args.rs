@@ -11,8 +11,12 @@ Exit codes:
   0  shut down cleanly (SIGINT or SIGTERM)
   1  usage error (bad option or value)
   3  cannot serve: the directory is missing, not a directory or cannot be
-     listed, the address cannot be resolved or bound
+     listed, the address cannot be resolved or bound, the TLS certificate or
+     key cannot be read or do not match
   130  a second SIGINT or SIGTERM during the shutdown grace: exited at once
+
+SIGHUP reloads the TLS certificate and key (when serving TLS); a file that
+cannot be used is logged and the certificate in use stays.
 
 Every failure is reported as one line on standard error.";
 
@@ -69,6 +73,25 @@ pub struct Args {
     /// are saturated and a core is spare.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..1024))]
     pub threads: Option<u64>,
+    /// Serve HFTP over TLS too, with this certificate chain (PEM, the
+    /// server's certificate first). Reloaded on SIGHUP with the key,
+    /// without dropping connections.
+    #[arg(long, value_name = "FILE", requires = "tls_key", help_heading = "TLS")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 RSA or SEC1 EC).
+    #[arg(long, value_name = "FILE", requires = "tls_cert", help_heading = "TLS")]
+    pub tls_key: Option<PathBuf>,
+    /// TCP port of the TLS listener, on the same address as the plain one.
+    #[arg(
+        long,
+        default_value_t = 19501,
+        value_name = "PORT",
+        help_heading = "TLS"
+    )]
+    pub tls_port: u16,
+    /// Serve TLS only: no plain listener.
+    #[arg(long, requires = "tls_cert", help_heading = "TLS")]
+    pub no_plain: bool,
     /// Log more (-v: each request and skipped directory entry, -vv: trace).
     #[arg(short, long, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,

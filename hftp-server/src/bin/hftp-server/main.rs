@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use hftp_server::{Server, ServerError, ServerOptions};
+use hftp_server::{Server, ServerError, ServerOptions, TlsOptions};
 
 use args::Args;
 
@@ -77,6 +77,14 @@ fn run(args: Args) -> Result<(), String> {
     let asked = args.directory.is_some();
     let directory = startup::directory(args.directory)?;
     let address = startup::address(&args.address, args.port)?;
+    let tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsOptions {
+            address: std::net::SocketAddr::new(address.ip(), args.tls_port),
+            cert,
+            key,
+        }),
+        _ => None,
+    };
     let grace = Duration::from_secs_f64(args.shutdown_grace);
     // Before binding: the connection limit is budgeted from it.
     hftp_server::raise_open_files_limit();
@@ -95,6 +103,8 @@ fn run(args: Args) -> Result<(), String> {
         max_connections_per_ip: args
             .max_connections_per_ip
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        plain: !args.no_plain,
+        tls,
         ..ServerOptions::default()
     })
     .map_err(|e| match e {
@@ -103,13 +113,19 @@ fn run(args: Args) -> Result<(), String> {
         }
         e => e.to_string(),
     })?;
-    signals::watch(server.shutdown_flag(), server.open_connections(), grace)
-        .map_err(|e| format!("cannot install a signal handler: {e}"))?;
-    println!(
-        "hftp-server: serving {} on {}",
-        server.root().display(),
-        server.local_addr()
-    );
+    signals::watch(
+        server.shutdown_flag(),
+        server.open_connections(),
+        grace,
+        server.tls_reloader(),
+    )
+    .map_err(|e| format!("cannot install a signal handler: {e}"))?;
+    let on = match (args.no_plain, server.tls_addr()) {
+        (false, Some(tls)) => format!("{} and on {tls} (TLS)", server.local_addr()),
+        (true, Some(tls)) => format!("{tls} (TLS)"),
+        (_, None) => server.local_addr().to_string(),
+    };
+    println!("hftp-server: serving {} on {on}", server.root().display());
     if let Some(line) = startup::exposure(server.local_addr()) {
         println!("{line}");
     }

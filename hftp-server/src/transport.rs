@@ -1,0 +1,282 @@
+//! What carries a connection's bytes between its socket and its session:
+//! the socket itself, or TLS — rustls's sans-IO `ServerConnection`, fed
+//! the socket's bytes and asked for the plaintext, given the session's
+//! bytes and asked for records to write.
+//!
+//! Everything the session decides holds through TLS unchanged: it reads
+//! only when it wants input, so rustls holds at most one record of
+//! plaintext; what it writes is accepted only while rustls's send buffer
+//! (at most [`SEND_BUFFER`] of records) has room, and that buffer drains
+//! only as the socket takes bytes, so a peer that stops reading stops the
+//! session's output as a plain socket would. Bytes of records that have
+//! not yet made a whole record are no progress to the session (it sees
+//! plaintext only): a peer trickling a record is idle. The handshake must
+//! be done by a deadline (the request timeout), checked with the time
+//! passed in.
+
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::time::Instant;
+
+use mio::net::TcpStream;
+
+/// The most bytes of TLS records waiting for the socket, per connection.
+pub const SEND_BUFFER: usize = 32 * 1024;
+
+/// How a connection's bytes travel.
+#[derive(Debug)]
+pub enum Transport {
+    /// Straight through the socket.
+    Plain,
+    /// Through TLS.
+    Tls(Box<Tls>),
+}
+
+/// A TLS connection's state.
+#[derive(Debug)]
+pub struct Tls {
+    conn: rustls::ServerConnection,
+    /// While handshaking: when the handshake must be done.
+    handshake_deadline: Option<Instant>,
+    /// rustls may hold plaintext not read yet.
+    plaintext: bool,
+    /// A close_notify was queued: shut the socket's write side once it and
+    /// everything before it are written.
+    shutdown_pending: bool,
+    /// A close_notify was queued (or TLS failed: an alert was).
+    notified: bool,
+}
+
+/// What a read brought.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Got {
+    /// Bytes for the session, at the start of the buffer.
+    Data(usize),
+    /// The peer closed its side.
+    Eof,
+    /// Nothing for the session (the socket is drained, or the bytes read
+    /// were TLS's own: handshake messages, a partial record).
+    Nothing,
+}
+
+/// Why a transport failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// The socket failed.
+    Io(io::Error),
+    /// The peer broke TLS (or is not speaking it).
+    Tls(rustls::Error),
+}
+
+/// What a write did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Wrote {
+    /// This many of the bytes were taken.
+    Took(usize),
+    /// None can be taken before the TLS handshake is done.
+    Held,
+}
+
+impl Transport {
+    /// A TLS connection accepted at `now`, whose handshake must be done
+    /// by `now + handshake_timeout`.
+    pub fn tls(
+        mut conn: rustls::ServerConnection,
+        now: Instant,
+        handshake_timeout: std::time::Duration,
+    ) -> Transport {
+        conn.set_buffer_limit(Some(SEND_BUFFER));
+        Transport::Tls(Box::new(Tls {
+            conn,
+            handshake_deadline: Some(now + handshake_timeout),
+            plaintext: false,
+            shutdown_pending: false,
+            notified: false,
+        }))
+    }
+
+    /// Whether bytes go straight to the socket (so that a file range can
+    /// be sent to it by the kernel).
+    pub fn is_plain(&self) -> bool {
+        matches!(self, Transport::Plain)
+    }
+
+    /// Whether a read may bring bytes without the socket being readable.
+    pub fn holds_input(&self) -> bool {
+        match self {
+            Transport::Plain => false,
+            Transport::Tls(tls) => tls.plaintext,
+        }
+    }
+
+    /// Reads once for the session into `buf`. `readable` is the socket's
+    /// readiness, cleared when it turns out drained; `read_closed`: the
+    /// peer's end was reported closed (a short read then still leaves
+    /// bytes to read).
+    pub fn read(
+        &mut self,
+        stream: &TcpStream,
+        buf: &mut [u8],
+        readable: &mut bool,
+        read_closed: bool,
+    ) -> Result<Got, Failure> {
+        match self {
+            Transport::Plain => match (&*stream).read(buf) {
+                Ok(0) => Ok(Got::Eof),
+                Ok(n) => {
+                    // A short read took all the socket held.
+                    if n < buf.len() && !read_closed {
+                        *readable = false;
+                    }
+                    Ok(Got::Data(n))
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    *readable = false;
+                    Ok(Got::Nothing)
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Got::Nothing),
+                Err(e) => Err(Failure::Io(e)),
+            },
+            Transport::Tls(tls) => tls.read(stream, buf, readable),
+        }
+    }
+
+    /// Hands `bytes` of the session's to the socket, or to TLS.
+    pub fn write(&mut self, stream: &TcpStream, bytes: &[u8]) -> io::Result<Wrote> {
+        match self {
+            Transport::Plain => (&*stream).write(bytes).map(Wrote::Took),
+            Transport::Tls(tls) => tls.write(stream, bytes),
+        }
+    }
+
+    /// Writes what TLS has waiting (handshake messages, records, alerts);
+    /// whether anything was written. `WouldBlock`: the socket is full.
+    pub fn flush(&mut self, stream: &TcpStream) -> io::Result<bool> {
+        match self {
+            Transport::Plain => Ok(false),
+            Transport::Tls(tls) => tls.flush(stream),
+        }
+    }
+
+    /// Ends the session's output: the socket's write side is shut (with
+    /// TLS, after a close_notify and whatever was queued before it).
+    pub fn shutdown_write(&mut self, stream: &TcpStream) {
+        match self {
+            Transport::Plain => {
+                let _ = stream.shutdown(Shutdown::Write);
+            }
+            Transport::Tls(tls) => {
+                if !tls.notified {
+                    tls.conn.send_close_notify();
+                    tls.notified = true;
+                }
+                tls.shutdown_pending = true;
+                let _ = tls.flush(stream);
+            }
+        }
+    }
+
+    /// Before a graceful close: a TLS peer is told (a close_notify, or
+    /// the alert for what went wrong), as far as the socket takes it now.
+    pub fn finish(&mut self, stream: &TcpStream) {
+        if let Transport::Tls(tls) = self {
+            if !tls.notified {
+                tls.conn.send_close_notify();
+                tls.notified = true;
+            }
+            let _ = tls.flush(stream);
+        }
+    }
+
+    /// When the handshake must be done, while it is not.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self {
+            Transport::Plain => None,
+            Transport::Tls(tls) => tls.handshake_deadline,
+        }
+    }
+
+    /// Whether the handshake is overdue at `now`.
+    pub fn handshake_overdue(&self, now: Instant) -> bool {
+        self.poll_timeout().is_some_and(|deadline| now >= deadline)
+    }
+}
+
+impl Tls {
+    fn read(
+        &mut self,
+        stream: &TcpStream,
+        buf: &mut [u8],
+        readable: &mut bool,
+    ) -> Result<Got, Failure> {
+        match self.conn.reader().read(buf) {
+            // A close_notify.
+            Ok(0) => return Ok(Got::Eof),
+            Ok(n) => {
+                self.plaintext = true;
+                return Ok(Got::Data(n));
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.plaintext = false,
+            // The socket closed without a close_notify: the end of the
+            // requests all the same (a server cannot be fooled by a
+            // truncated request: it is incomplete).
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(Got::Eof),
+            Err(e) => return Err(Failure::Io(e)),
+        }
+        if !*readable {
+            return Ok(Got::Nothing);
+        }
+        match self.conn.read_tls(&mut &*stream) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                *readable = false;
+                return Ok(Got::Nothing);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(Got::Nothing),
+            Err(e) => return Err(Failure::Io(e)),
+        }
+        let state = self.conn.process_new_packets().map_err(|e| {
+            // rustls queued the alert that says why.
+            self.notified = true;
+            Failure::Tls(e)
+        })?;
+        if !self.conn.is_handshaking() {
+            self.handshake_deadline = None;
+        }
+        self.plaintext = state.plaintext_bytes_to_read() > 0 || state.peer_has_closed();
+        Ok(Got::Nothing)
+    }
+
+    fn write(&mut self, stream: &TcpStream, bytes: &[u8]) -> io::Result<Wrote> {
+        self.flush(stream)?;
+        if self.conn.is_handshaking() {
+            return Ok(Wrote::Held);
+        }
+        let n = self.conn.writer().write(bytes)?;
+        // Out at once as far as the socket takes it; the rest when it is
+        // writable again (the next write or flush says `WouldBlock`).
+        match self.flush(stream) {
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e),
+            _ => {}
+        }
+        Ok(Wrote::Took(n))
+    }
+
+    fn flush(&mut self, stream: &TcpStream) -> io::Result<bool> {
+        let mut wrote = false;
+        while self.conn.wants_write() {
+            match self.conn.write_tls(&mut &*stream) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(_) => wrote = true,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if self.shutdown_pending {
+            self.shutdown_pending = false;
+            let _ = stream.shutdown(Shutdown::Write);
+            wrote = true;
+        }
+        Ok(wrote)
+    }
+}
