@@ -116,11 +116,6 @@ impl Conn {
         self.peer
     }
 
-    /// Whether it is a TLS connection.
-    pub fn is_tls(&self) -> bool {
-        !self.transport.is_plain()
-    }
-
     /// The session.
     pub fn session(&self) -> &Session<Arc<File>> {
         &self.session

@@ -280,3 +280,92 @@ impl Tls {
         Ok(wrote)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A TLS transport over a real socket pair, its handshake deadline
+    /// timed from `now`; and the client's end.
+    fn pair(
+        now: Instant,
+    ) -> (
+        Transport,
+        TcpStream,
+        std::net::TcpStream,
+        rustls::ClientConfig,
+    ) {
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+        std::fs::write(&cert, made.cert.pem()).unwrap();
+        std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+        let tls = crate::tls::Tls::new(&cert, &key).unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(made.cert.der().clone()).unwrap();
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let transport = Transport::tls(tls.accept().unwrap(), now, Duration::from_secs(5));
+        (transport, TcpStream::from_std(server), client, config)
+    }
+
+    #[test]
+    fn the_handshake_is_due_by_its_deadline_and_then_no_longer_timed() {
+        let t0 = Instant::now();
+        let (mut transport, server, client, config) = pair(t0);
+        assert_eq!(transport.poll_timeout(), Some(t0 + Duration::from_secs(5)));
+        assert!(!transport.handshake_overdue(t0 + Duration::from_millis(4999)));
+        assert!(transport.handshake_overdue(t0 + Duration::from_secs(5)));
+
+        // The client's side in a thread; ours driven by hand until done.
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let handshake = std::thread::spawn(move || {
+            let mut conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+            let mut client = client;
+            while conn.is_handshaking() {
+                conn.complete_io(&mut client).unwrap();
+            }
+            (conn, client)
+        });
+        let mut buf = [0u8; 1024];
+        let started = Instant::now();
+        while transport.poll_timeout().is_some() {
+            let mut readable = true;
+            let got = transport.read(&server, &mut buf, &mut readable, false);
+            assert!(matches!(got, Ok(Got::Nothing)), "{got:?}");
+            let _ = transport.flush(&server);
+            assert!(started.elapsed() < Duration::from_secs(20), "no handshake");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // Done: no deadline, at any time.
+        assert!(!transport.handshake_overdue(t0 + Duration::from_secs(3600)));
+        let (mut conn, mut client) = handshake.join().unwrap();
+        // Plaintext both ways.
+        assert_eq!(
+            transport.write(&server, b"0 OK\r\n").unwrap(),
+            Wrote::Took(6)
+        );
+        let mut got = Vec::new();
+        while got.len() < 6 {
+            conn.read_tls(&mut client).unwrap();
+            conn.process_new_packets().unwrap();
+            let mut part = [0u8; 16];
+            if let Ok(n) = conn.reader().read(&mut part) {
+                got.extend_from_slice(&part[..n]);
+            }
+        }
+        assert_eq!(got, b"0 OK\r\n");
+    }
+}

@@ -92,6 +92,8 @@ pub struct Server {
     pub pid: u32,
     pub port: u16,
     pub addr: SocketAddr,
+    /// The TLS listener's address, when serving TLS.
+    pub tls_addr: Option<SocketAddr>,
     /// The served directory.
     pub dir: tempfile::TempDir,
     /// Holds the stderr log, apart from the served directory.
@@ -186,18 +188,26 @@ pub fn try_start_with(opts: Options, setup: impl FnOnce(&Path)) -> Result<Server
     let line = line.trim_end();
     let prefix = "hftp-server: serving ";
     assert!(line.starts_with(prefix), "unexpected startup line {line:?}");
-    let addr: SocketAddr = line.rsplit(" on ").next().unwrap().parse().unwrap();
     let served = fs::canonicalize(&served_dir).unwrap();
-    assert_eq!(
-        line,
-        format!("{prefix}{} on {addr}", served.display()),
-        "startup line"
-    );
+    let on = line
+        .strip_prefix(&format!("{prefix}{} on ", served.display()))
+        .unwrap_or_else(|| panic!("unexpected startup line {line:?}"));
+    // `ADDR`, `ADDR and on TLS_ADDR (TLS)` or `TLS_ADDR (TLS)`.
+    let (plain, tls) = match on.strip_suffix(" (TLS)") {
+        None => (on, None),
+        Some(rest) => match rest.split_once(" and on ") {
+            Some((plain, tls)) => (plain, Some(tls)),
+            None => (rest, Some(rest)),
+        },
+    };
+    let addr: SocketAddr = plain.parse().unwrap();
+    let tls_addr = tls.map(|a| a.parse().unwrap());
     Ok(Server {
         child,
         pid,
         port: addr.port(),
         addr,
+        tls_addr,
         dir,
         logdir,
         exited: None,
