@@ -124,19 +124,15 @@ fn a_wrong_name_an_expired_certificate_and_another_ca_are_refused() {
     let ca = Ca::new();
     let (server, _keys) = start_tls(&ca.leaf(&["localhost"]), &[], &[]);
     let tls_addr = server.tls_addr.unwrap();
-    let err = certs::connect(tls_addr, "other.example", ca.client_config())
-        .err()
-        .expect("refused");
+    let err = certs::connect(tls_addr, "other.example", ca.client_config()).expect_err("refused");
     assert!(format!("{err:?}").contains("NotValidForName"), "{err:?}");
-    let err = certs::connect(tls_addr, "localhost", Ca::new().client_config())
-        .err()
-        .expect("refused");
+    let err =
+        certs::connect(tls_addr, "localhost", Ca::new().client_config()).expect_err("refused");
     assert!(format!("{err:?}").contains("UnknownIssuer"), "{err:?}");
 
     let (expired, _keys) = start_tls(&ca.expired_leaf(), &[], &[]);
     let err = certs::connect(expired.tls_addr.unwrap(), "localhost", ca.client_config())
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert!(format!("{err:?}").contains("Expired"), "{err:?}");
     // Either server is still serving.
     let mut fine = certs::connect(tls_addr, "localhost", ca.client_config()).unwrap();
