@@ -151,6 +151,7 @@ impl Conn {
         now: Instant,
     ) -> Option<Ended> {
         self.session.begin_turn();
+        self.transport.begin_turn();
         loop {
             let mut moved = false;
             // File work first: lookups and reads answered at once (from
@@ -232,7 +233,8 @@ impl Conn {
                 }
                 moved = true;
             }
-            if (self.readable || self.transport.holds_input()) && self.session.wants_input() {
+            let may_read = self.readable && !self.transport.turn_spent();
+            if (may_read || self.transport.holds_input()) && self.session.wants_input() {
                 let got = self.transport.read(
                     &self.stream,
                     &mut bufs.read,
@@ -265,7 +267,7 @@ impl Conn {
     /// Whether the last turn ended on the session's budget, so that it
     /// must have another once the other connections had theirs.
     pub fn turn_spent(&self) -> bool {
-        self.session.turn_spent()
+        self.session.turn_spent() || self.transport.turn_spent()
     }
 
     /// Makes sure the worker's `timers` wake this connection (slab `key`)

@@ -20,6 +20,8 @@ use std::time::Instant;
 
 use mio::net::TcpStream;
 
+use crate::session::TURN_BUDGET;
+
 /// The most bytes of TLS records waiting for the socket, per connection.
 pub const SEND_BUFFER: usize = 32 * 1024;
 
@@ -45,6 +47,10 @@ pub struct Tls {
     shutdown_pending: bool,
     /// A close_notify was queued (or TLS failed: an alert was).
     notified: bool,
+    /// Bytes of records it may still read from the socket this turn: a
+    /// peer sending records that hold no plaintext (so that the session's
+    /// own budget never runs down) gets no longer turns than others.
+    budget: usize,
 }
 
 /// What a read brought.
@@ -92,6 +98,7 @@ impl Transport {
             plaintext: false,
             shutdown_pending: false,
             notified: false,
+            budget: TURN_BUDGET,
         }))
     }
 
@@ -99,6 +106,19 @@ impl Transport {
     /// be sent to it by the kernel).
     pub fn is_plain(&self) -> bool {
         matches!(self, Transport::Plain)
+    }
+
+    /// Starts a turn (see [`crate::session::Session::begin_turn`]).
+    pub fn begin_turn(&mut self) {
+        if let Transport::Tls(tls) = self {
+            tls.budget = TURN_BUDGET;
+        }
+    }
+
+    /// Whether this turn's budget of record bytes is spent: the
+    /// connection must have another turn after the others.
+    pub fn turn_spent(&self) -> bool {
+        matches!(self, Transport::Tls(tls) if tls.budget == 0)
     }
 
     /// Whether a read may bring bytes without the socket being readable.
@@ -223,11 +243,11 @@ impl Tls {
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(Got::Eof),
             Err(e) => return Err(Failure::Io(e)),
         }
-        if !*readable {
+        if !*readable || self.budget == 0 {
             return Ok(Got::Nothing);
         }
         match self.conn.read_tls(&mut &*stream) {
-            Ok(_) => {}
+            Ok(n) => self.budget = self.budget.saturating_sub(n.max(1)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 *readable = false;
                 return Ok(Got::Nothing);
