@@ -97,6 +97,13 @@ pub enum ServerError {
         /// What the system said.
         source: io::Error,
     },
+    /// The socket given to [`Server::from_listener`] (e.g. inherited from
+    /// systemd) is not a listening TCP socket.
+    #[error("cannot serve on the socket handed over: {reason}")]
+    Listener {
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A worker thread could not start or failed.
     #[error("worker failed: {0}")]
     Worker(io::Error),
@@ -121,17 +128,57 @@ pub struct Server {
 impl Server {
     /// Opens the directory (which must exist) and binds the address.
     pub fn bind(options: ServerOptions) -> Result<Server, ServerError> {
-        let published =
-            Published::new(&options.directory).map_err(|source| ServerError::Directory {
-                path: options.directory.clone(),
-                source,
-            })?;
+        let published = publish(&options)?;
         let listen_error = |source| ServerError::Listen {
             address: options.address,
             source,
         };
         let listener = listen(options.address).map_err(listen_error)?;
         let local = listener.local_addr().map_err(listen_error)?;
+        Server::with(published, listener, local, options)
+    }
+
+    /// Opens the directory (which must exist) and serves on `listener`, a
+    /// TCP socket already bound and listening (e.g. one inherited from
+    /// systemd): as [`Server::bind`], with `options.address` unused. The
+    /// socket is made non-blocking; anything but a listening TCP socket
+    /// is refused with [`ServerError::Listener`] saying why.
+    ///
+    /// ```
+    /// use hftp_server::{Server, ServerOptions};
+    ///
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let address = listener.local_addr()?;
+    /// let server = Server::from_listener(listener, ServerOptions {
+    ///     directory: std::env::temp_dir(),
+    ///     ..ServerOptions::default()
+    /// })?;
+    /// assert_eq!(server.local_addr(), address);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_listener(
+        listener: TcpListener,
+        options: ServerOptions,
+    ) -> Result<Server, ServerError> {
+        let published = publish(&options)?;
+        if let Some(reason) = sys::not_a_tcp_listener(&listener) {
+            return Err(ServerError::Listener { reason });
+        }
+        let local = listener
+            .local_addr()
+            .and_then(|local| listener.set_nonblocking(true).map(|()| local))
+            .map_err(|e| ServerError::Listener {
+                reason: e.to_string(),
+            })?;
+        Server::with(published, listener, local, options)
+    }
+
+    fn with(
+        published: Published,
+        listener: TcpListener,
+        local: SocketAddr,
+        options: ServerOptions,
+    ) -> Result<Server, ServerError> {
         let threads = match options.threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -358,6 +405,14 @@ fn join_all(workers: Vec<JoinHandle<io::Result<()>>>) -> Result<(), ServerError>
         }
     }
     result
+}
+
+/// The directory `options` asks for, opened.
+fn publish(options: &ServerOptions) -> Result<Published, ServerError> {
+    Published::new(&options.directory).map_err(|source| ServerError::Directory {
+        path: options.directory.clone(),
+        source,
+    })
 }
 
 /// Binds the listening socket with a backlog deep enough for the clients
