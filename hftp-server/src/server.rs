@@ -122,6 +122,13 @@ pub enum ServerError {
     /// Neither plain HFTP nor TLS is to be served.
     #[error("nothing to serve on: plain HFTP is off and no TLS listener is set")]
     NoListener,
+    /// The socket given to [`Server::from_listener`] (e.g. inherited from
+    /// systemd) is not a listening TCP socket.
+    #[error("cannot serve on the socket handed over: {reason}")]
+    Listener {
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A worker thread could not start or failed.
     #[error("worker failed: {0}")]
     Worker(io::Error),
@@ -147,32 +154,97 @@ pub struct Server {
 impl Server {
     /// Opens the directory (which must exist) and binds the address.
     pub fn bind(options: ServerOptions) -> Result<Server, ServerError> {
-        let published =
-            Published::new(&options.directory).map_err(|source| ServerError::Directory {
-                path: options.directory.clone(),
-                source,
-            })?;
+        let published = publish(&options)?;
+        let bound =
+            |address| listen(address).map_err(|source| ServerError::Listen { address, source });
+        let plain = match options.plain {
+            true => Some(bound(options.address)?),
+            false => None,
+        };
         let tls = match &options.tls {
-            Some(t) => Some(Tls::new(&t.cert, &t.key)?),
+            Some(t) => Some(bound(t.address)?),
             None => None,
         };
-        let mut listeners = Vec::new();
-        if options.plain {
-            listeners.push(bind_listener(options.address, false)?);
+        Server::with(published, plain, tls, options)
+    }
+
+    /// Opens the directory (which must exist) and serves on `listener`, a
+    /// TCP socket already bound and listening (e.g. one inherited from
+    /// systemd): as [`Server::bind`], with `options.address` unused. The
+    /// socket is made non-blocking; anything but a listening TCP socket
+    /// is refused with [`ServerError::Listener`] saying why.
+    ///
+    /// ```
+    /// use hftp_server::{Server, ServerOptions};
+    ///
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let address = listener.local_addr()?;
+    /// let server = Server::from_listener(listener, ServerOptions {
+    ///     directory: std::env::temp_dir(),
+    ///     ..ServerOptions::default()
+    /// })?;
+    /// assert_eq!(server.local_addr(), address);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_listener(
+        listener: TcpListener,
+        options: ServerOptions,
+    ) -> Result<Server, ServerError> {
+        Server::from_listeners(Some(listener), None, options)
+    }
+
+    /// As [`Server::from_listener`], with a plain listener, a TLS one, or
+    /// both (a TLS one needs `options.tls` for the certificate; its
+    /// `address` is unused).
+    pub fn from_listeners(
+        plain: Option<TcpListener>,
+        tls: Option<TcpListener>,
+        options: ServerOptions,
+    ) -> Result<Server, ServerError> {
+        let published = publish(&options)?;
+        for listener in plain.iter().chain(tls.iter()) {
+            if let Some(reason) = sys::not_a_tcp_listener(listener) {
+                return Err(ServerError::Listener { reason });
+            }
+            listener
+                .set_nonblocking(true)
+                .map_err(|e| ServerError::Listener {
+                    reason: e.to_string(),
+                })?;
         }
-        if let Some(t) = &options.tls {
-            listeners.push(bind_listener(t.address, true)?);
+        if tls.is_some() && options.tls.is_none() {
+            return Err(ServerError::Listener {
+                reason: "a TLS socket needs a certificate and key (TlsOptions)".into(),
+            });
         }
-        let addr_of = |tls| {
-            listeners
-                .iter()
-                .find(|l| l.tls == tls)
-                .and_then(|l| l.socket.local_addr().ok())
+        Server::with(published, plain, tls, options)
+    }
+
+    fn with(
+        published: Published,
+        plain: Option<TcpListener>,
+        tls_socket: Option<TcpListener>,
+        options: ServerOptions,
+    ) -> Result<Server, ServerError> {
+        let tls = match (&options.tls, &tls_socket) {
+            (Some(t), Some(_)) => Some(Tls::new(&t.cert, &t.key)?),
+            _ => None,
         };
-        let tls_local = addr_of(true);
-        let local = addr_of(false)
+        let address_of = |socket: &Option<TcpListener>| match socket {
+            Some(s) => s.local_addr().map(Some).map_err(|e| ServerError::Listener {
+                reason: e.to_string(),
+            }),
+            None => Ok(None),
+        };
+        let tls_local = address_of(&tls_socket)?;
+        let local = address_of(&plain)?
             .or(tls_local)
             .ok_or(ServerError::NoListener)?;
+        let listeners: Vec<Listener> = plain
+            .map(|socket| Listener { socket, tls: false })
+            .into_iter()
+            .chain(tls_socket.map(|socket| Listener { socket, tls: true }))
+            .collect();
         let threads = match options.threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -437,12 +509,6 @@ fn join_all(workers: Vec<JoinHandle<io::Result<()>>>) -> Result<(), ServerError>
     result
 }
 
-/// Binds a listener, plain or TLS.
-fn bind_listener(address: SocketAddr, tls: bool) -> Result<Listener, ServerError> {
-    let socket = listen(address).map_err(|source| ServerError::Listen { address, source })?;
-    Ok(Listener { socket, tls })
-}
-
 /// Reloads a server's TLS certificate and key from their files: new
 /// handshakes get the new certificate, connections open keep theirs; on
 /// an error the certificate in use stays. See [`Server::tls_reloader`].
@@ -459,6 +525,14 @@ impl TlsReloader {
     pub fn cert_path(&self) -> &Path {
         self.0.cert_path()
     }
+}
+
+/// The directory `options` asks for, opened.
+fn publish(options: &ServerOptions) -> Result<Published, ServerError> {
+    Published::new(&options.directory).map_err(|source| ServerError::Directory {
+        path: options.directory.clone(),
+        source,
+    })
 }
 
 /// Binds the listening socket with a backlog deep enough for the clients

@@ -10,7 +10,8 @@
 //! - [`send`]: a file range straight to a socket (`sendfile`) when
 //!   `cachestat` shows it all in the page cache of a local file system;
 //!   elsewhere never (the bytes are read and written);
-//! - [`socket`]: unacknowledged bytes (`SIOCOUTQ`), resetting a connection;
+//! - [`socket`]: unacknowledged bytes (`SIOCOUTQ`), resetting a connection,
+//!   checking a socket handed over listens (`SO_ACCEPTCONN`);
 //! - [`limits`]: the open-files limit;
 //! - [`cpu`]: thread and machine CPU time, for the placement.
 //!
@@ -28,4 +29,4 @@ pub mod socket;
 pub use confine::read_nowait;
 pub use cpu::{machine_cpu, thread_cpu};
 pub use send::send_cached;
-pub use socket::{set_abortive_close, unacked};
+pub use socket::{not_a_tcp_listener, set_abortive_close, unacked};

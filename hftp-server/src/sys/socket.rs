@@ -1,5 +1,6 @@
 //! Sockets: how much of what was written the peer has not acknowledged
-//! (Linux `SIOCOUTQ`; unknown elsewhere), and resetting a connection.
+//! (Linux `SIOCOUTQ`; unknown elsewhere), resetting a connection, and
+//! whether a socket handed over is a listening TCP one.
 
 use std::os::fd::AsFd;
 use std::time::Duration;
@@ -34,6 +35,37 @@ pub fn unacked(_socket: &impl AsFd) -> Option<u64> {
 /// are dropped and the peer learns at once.
 pub fn set_abortive_close(socket: &impl AsFd) {
     let _ = socket2::SockRef::from(socket).set_linger(Some(Duration::ZERO));
+}
+
+/// Why `socket` cannot be served as a listening TCP socket, or `None`
+/// when it can. Whether it listens is asked (`SO_ACCEPTCONN`) where the
+/// OS tells; elsewhere a bound stream socket is taken on trust.
+pub fn not_a_tcp_listener(socket: &impl AsFd) -> Option<String> {
+    let socket = socket2::SockRef::from(socket);
+    match socket.r#type() {
+        Ok(t) if t == socket2::Type::STREAM => {}
+        Ok(_) => return Some("it is not a stream (TCP) socket".into()),
+        Err(e) => return Some(format!("it is not a socket ({e})")),
+    }
+    match socket.local_addr().map(|a| a.as_socket()) {
+        Ok(Some(_)) => {}
+        Ok(None) => return Some("it is not an IPv4 or IPv6 socket".into()),
+        Err(e) => return Some(format!("its address is unknown ({e})")),
+    }
+    match listening(&socket) {
+        Some(false) => Some("it is not listening (no listen() was called on it)".into()),
+        _ => None,
+    }
+}
+
+#[cfg(any(target_os = "android", target_os = "freebsd", target_os = "linux"))]
+fn listening(socket: &socket2::SockRef<'_>) -> Option<bool> {
+    socket.is_listener().ok()
+}
+
+#[cfg(not(any(target_os = "android", target_os = "freebsd", target_os = "linux")))]
+fn listening(_socket: &socket2::SockRef<'_>) -> Option<bool> {
+    None
 }
 
 #[cfg(test)]
@@ -102,5 +134,22 @@ mod tests {
             }
         }
         assert!(reset, "a graceful close instead of a reset");
+    }
+
+    #[test]
+    fn a_listener_is_accepted_and_other_sockets_are_refused_with_the_reason() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        assert_eq!(not_a_tcp_listener(&listener), None);
+        let (_, client) = pair();
+        if cfg!(target_os = "linux") {
+            let why = not_a_tcp_listener(&client).expect("a connected stream is refused");
+            assert!(why.contains("not listening"), "{why}");
+        }
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let why = not_a_tcp_listener(&udp).expect("a datagram socket is refused");
+        assert!(why.contains("not a stream"), "{why}");
+        let file = tempfile::tempfile().unwrap();
+        let why = not_a_tcp_listener(&file).expect("a file is refused");
+        assert!(why.contains("not a socket"), "{why}");
     }
 }

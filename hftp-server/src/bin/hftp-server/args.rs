@@ -12,13 +12,22 @@ Exit codes:
   1  usage error (bad option or value)
   3  cannot serve: the directory is missing, not a directory or cannot be
      listed, the address cannot be resolved or bound, the TLS certificate or
-     key cannot be read or do not match
+     key cannot be read or do not match, or the sockets systemd passed are
+     not ones it serves
   130  a second SIGINT or SIGTERM during the shutdown grace: exited at once
+
+Every failure is reported as one line on standard error.
 
 SIGHUP reloads the TLS certificate and key (when serving TLS); a file that
 cannot be used is logged and the certificate in use stays.
 
-Every failure is reported as one line on standard error.";
+Every option with a value can also be set in the environment (HFTP_PORT,
+HFTP_DIRECTORY, ...: see each option); the command line wins.
+
+Socket activation: when systemd passes listening sockets (LISTEN_FDS), the
+server serves them instead of binding -a/-p: one plain socket, and one
+named 'tls' (FileDescriptorName=tls) for TLS (with --tls-cert and
+--tls-key). Other sockets, or more of them, are refused with exit code 3.";
 
 /// Serve the regular files of one directory over HFTP.
 #[derive(Debug, Parser)]
@@ -28,61 +37,74 @@ pub struct Args {
     /// reachable from other machines), 127.0.0.1 (this machine only), ::,
     /// ::1, localhost. A host name is resolved, and its first IPv4 address
     /// is used (else its first IPv6 one).
-    #[arg(short = 'a', long, default_value = "0.0.0.0", value_name = "ADDR", value_parser = parse_host)]
+    #[arg(env = "HFTP_ADDRESS", short = 'a', long, default_value = "0.0.0.0", value_name = "ADDR", value_parser = parse_host)]
     pub address: String,
     /// TCP port to listen on (0 picks a free one).
-    #[arg(short, long, default_value_t = 19500)]
+    #[arg(env = "HFTP_PORT", short, long, default_value_t = 19500)]
     pub port: u16,
     /// Directory whose files are served; it must exist [default: testdata,
     /// created if missing].
-    #[arg(short, long, value_name = "DIR")]
+    #[arg(env = "HFTP_DIRECTORY", short, long, value_name = "DIR")]
     pub directory: Option<PathBuf>,
     /// Most clients served at once; more wait in the listen backlog.
-    #[arg(long, default_value_t = 10_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(env = "HFTP_MAX_CONNECTIONS", long, default_value_t = 10_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections: u64,
     /// Close a connection with no progress in either direction for this
     /// long.
-    #[arg(long, default_value_t = 60.0, value_name = "SECS", value_parser = positive_secs)]
+    #[arg(env = "HFTP_IDLE_TIMEOUT", long, default_value_t = 60.0, value_name = "SECS", value_parser = positive_secs)]
     pub idle_timeout: f64,
     /// A request line must be complete this long after its first byte.
-    #[arg(long, default_value_t = 30.0, value_name = "SECS", value_parser = positive_secs)]
+    #[arg(env = "HFTP_REQUEST_TIMEOUT", long, default_value_t = 30.0, value_name = "SECS", value_parser = positive_secs)]
     pub request_timeout: f64,
     /// A file-system operation (lookup, open, read, listing) not done in
     /// this long answers its request 199; other clients are served
     /// meanwhile.
-    #[arg(long, default_value_t = 10.0, value_name = "SECS", value_parser = positive_secs)]
+    #[arg(env = "HFTP_FS_TIMEOUT", long, default_value_t = 10.0, value_name = "SECS", value_parser = positive_secs)]
     pub fs_timeout: f64,
     /// After SIGINT or SIGTERM, how long responses in flight may take to
     /// finish before their connections are reset (a second signal exits at
     /// once).
-    #[arg(long, default_value_t = 5.0, value_name = "SECS", value_parser = positive_secs)]
+    #[arg(env = "HFTP_SHUTDOWN_GRACE", long, default_value_t = 5.0, value_name = "SECS", value_parser = positive_secs)]
     pub shutdown_grace: f64,
     /// Most connections from one client address; past it, that address's
     /// new connections are closed at once. Off by default (a classroom
     /// behind one NAT shares an address); 100 is a sensible value for a
     /// public server.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(env = "HFTP_MAX_CONNECTIONS_PER_IP", long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections_per_ip: Option<u64>,
     /// Hard limit on a request line; longer lines get 101. Takes a suffix:
     /// 4K, 16M (binary), 64KiB, 1MB (decimal) [default: 16M].
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(env = "HFTP_MAX_REQUEST_BYTES", long, value_name = "SIZE", value_parser = parse_size)]
     pub max_request_bytes: Option<usize>,
     /// Worker threads, each with its own event loop [default: one per
     /// core]. Connections are gathered onto fewer workers while the others
     /// would only wake for a request or two, and spread again when those
     /// are saturated and a core is spare.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..1024))]
+    #[arg(env = "HFTP_THREADS", long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..1024))]
     pub threads: Option<u64>,
     /// Serve HFTP over TLS too, with this certificate chain (PEM, the
     /// server's certificate first). Reloaded on SIGHUP with the key,
     /// without dropping connections.
-    #[arg(long, value_name = "FILE", requires = "tls_key", help_heading = "TLS")]
+    #[arg(
+        env = "HFTP_TLS_CERT",
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        help_heading = "TLS"
+    )]
     pub tls_cert: Option<PathBuf>,
     /// The certificate's private key (PEM: PKCS#8, PKCS#1 RSA or SEC1 EC).
-    #[arg(long, value_name = "FILE", requires = "tls_cert", help_heading = "TLS")]
+    #[arg(
+        env = "HFTP_TLS_KEY",
+        long,
+        value_name = "FILE",
+        requires = "tls_cert",
+        help_heading = "TLS"
+    )]
     pub tls_key: Option<PathBuf>,
     /// TCP port of the TLS listener, on the same address as the plain one.
     #[arg(
+        env = "HFTP_TLS_PORT",
         long,
         default_value_t = 19501,
         value_name = "PORT",

@@ -2,12 +2,14 @@
 //!
 //! The command line over the `hftp_server` library: `args` (the flags),
 //! `startup` (the directory and the address, checked before serving),
+//! `activation` (listening sockets inherited from systemd),
 //! `signals` (graceful shutdown, and a second signal to exit at once);
 //! logging is set up here. Serving lives in the library (`src/lib.rs`
 //! lists its modules).
 
 #![warn(missing_docs)]
 
+mod activation;
 mod args;
 mod signals;
 mod startup;
@@ -15,7 +17,7 @@ mod startup;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use hftp_server::{Server, ServerError, ServerOptions, TlsOptions};
 
 use args::Args;
@@ -26,8 +28,11 @@ const USAGE: u8 = 1;
 const FAILED: u8 = 3;
 
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
-        Ok(args) => args,
+    let parsed = Args::command()
+        .try_get_matches()
+        .and_then(|matches| Ok((Args::from_arg_matches(&matches)?, matches)));
+    let (args, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) if !e.use_stderr() => {
             // --help and --version.
             let _ = e.print();
@@ -39,7 +44,21 @@ fn main() -> ExitCode {
         }
     };
     init_logging(&args);
-    match run(args) {
+    // -a and -p as the user gave them (or HFTP_ADDRESS, HFTP_PORT), not
+    // their defaults: ignored, with a warning, under socket activation.
+    let placed: Vec<&str> = [("address", "-a"), ("port", "-p")]
+        .into_iter()
+        .filter(|(id, _)| {
+            matches!(
+                matches.value_source(id),
+                Some(
+                    clap::parser::ValueSource::CommandLine | clap::parser::ValueSource::EnvVariable
+                )
+            )
+        })
+        .map(|(_, flag)| flag)
+        .collect();
+    match run(args, &placed) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("hftp-server: {message}");
@@ -73,22 +92,46 @@ fn init_logging(args: &Args) {
         .init();
 }
 
-fn run(args: Args) -> Result<(), String> {
+fn run(args: Args, placed: &[&str]) -> Result<(), String> {
+    let inherited = activation::take().map_err(|e| e.to_string())?;
     let asked = args.directory.is_some();
     let directory = startup::directory(args.directory)?;
-    let address = startup::address(&args.address, args.port)?;
-    let tls = match (args.tls_cert, args.tls_key) {
-        (Some(cert), Some(key)) => Some(TlsOptions {
-            address: std::net::SocketAddr::new(address.ip(), args.tls_port),
-            cert,
-            key,
-        }),
-        _ => None,
-    };
     let grace = Duration::from_secs_f64(args.shutdown_grace);
+    let certificate = args.tls_cert.zip(args.tls_key);
+    if let Some(inherited) = &inherited {
+        if inherited.tls.is_some() && certificate.is_none() {
+            return Err(format!(
+                "the inherited socket '{}' needs --tls-cert and --tls-key",
+                activation::TLS_NAME
+            ));
+        }
+        if inherited.tls.is_none() && certificate.is_some() {
+            return Err(format!(
+                "--tls-cert: systemd passed no socket named '{}' (add one with \
+                 FileDescriptorName={} to the socket unit)",
+                activation::TLS_NAME,
+                activation::TLS_NAME
+            ));
+        }
+        if !placed.is_empty() {
+            tracing::warn!(
+                "{} ignored: serving the socket systemd passed",
+                placed.join(" and ")
+            );
+        }
+    }
+    let address = match inherited {
+        Some(_) => ServerOptions::default().address,
+        None => startup::address(&args.address, args.port)?,
+    };
+    let tls = certificate.map(|(cert, key)| TlsOptions {
+        address: std::net::SocketAddr::new(address.ip(), args.tls_port),
+        cert,
+        key,
+    });
     // Before binding: the connection limit is budgeted from it.
     hftp_server::raise_open_files_limit();
-    let server = Server::bind(ServerOptions {
+    let options = ServerOptions {
         address,
         directory: directory.clone(),
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
@@ -106,7 +149,12 @@ fn run(args: Args) -> Result<(), String> {
         plain: !args.no_plain,
         tls,
         ..ServerOptions::default()
-    })
+    };
+    let from_systemd = inherited.is_some();
+    let server = match inherited {
+        Some(sockets) => Server::from_listeners(sockets.plain, sockets.tls, options),
+        None => Server::bind(options),
+    }
     .map_err(|e| match e {
         ServerError::Directory { .. } => {
             format!("{e}{}", startup::directory_advice(asked, &directory))
@@ -120,12 +168,21 @@ fn run(args: Args) -> Result<(), String> {
         server.tls_reloader(),
     )
     .map_err(|e| format!("cannot install a signal handler: {e}"))?;
-    let on = match (args.no_plain, server.tls_addr()) {
-        (false, Some(tls)) => format!("{} and on {tls} (TLS)", server.local_addr()),
-        (true, Some(tls)) => format!("{tls} (TLS)"),
+    let plain = (server.tls_addr() != Some(server.local_addr())).then(|| server.local_addr());
+    let on = match (plain, server.tls_addr()) {
+        (Some(plain), Some(tls)) => format!("{plain} and on {tls} (TLS)"),
+        (None, Some(tls)) => format!("{tls} (TLS)"),
         (_, None) => server.local_addr().to_string(),
     };
-    println!("hftp-server: serving {} on {on}", server.root().display());
+    println!(
+        "hftp-server: serving {} on {on}{}",
+        server.root().display(),
+        if from_systemd {
+            " (socket from systemd)"
+        } else {
+            ""
+        }
+    );
     if let Some(line) = startup::exposure(server.local_addr()) {
         println!("{line}");
     }
