@@ -109,6 +109,7 @@ mod balancer;
 mod budget;
 mod config;
 mod conn;
+mod events;
 mod file_service;
 pub mod files;
 mod listings;
