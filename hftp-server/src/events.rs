@@ -15,6 +15,28 @@ use std::time::{Duration, Instant};
 
 use hftp_proto::{Request, Status};
 
+/// The most characters of a request line an event keeps.
+pub const MAX_LINE_SHOWN: usize = 200;
+
+/// `shown` cut to [`MAX_LINE_SHOWN`] characters, kept only when request
+/// logs are wanted (a `debug` event), so that nothing is allocated per
+/// request otherwise.
+fn line(shown: impl std::fmt::Display) -> Option<Box<str>> {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return None;
+    }
+    let mut s = shown.to_string();
+    if s.len() > MAX_LINE_SHOWN {
+        let mut end = MAX_LINE_SHOWN;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push('…');
+    }
+    Some(s.into_boxed_str())
+}
+
 /// The most answers kept waiting to be handed over, and the most events
 /// kept ready to be polled, per session: as many requests as one turn may
 /// answer.
@@ -83,7 +105,8 @@ impl PayloadMode {
 }
 
 /// One request whose answer was handed to the socket in full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RequestEvent {
     /// What the request was.
     pub command: Command,
@@ -97,12 +120,17 @@ pub struct RequestEvent {
     /// From the request's decoding to its answer's last byte handed to the
     /// socket, in the session's clock.
     pub duration: Duration,
+    /// The request as displayed (for an invalid line, what was wrong with
+    /// it), at most [`MAX_LINE_SHOWN`] characters; only kept while `debug`
+    /// events are enabled (request logs).
+    pub line: Option<Box<str>>,
 }
 
 /// The request being answered, until its answer is produced.
 #[derive(Debug)]
 pub(crate) struct Answering {
     command: Command,
+    line: Option<Box<str>>,
     mode: Option<PayloadMode>,
     /// The payload of a slice whose answer is being produced.
     pub(crate) payload: u64,
@@ -122,6 +150,7 @@ impl Answering {
         };
         Answering {
             command,
+            line: line(request),
             mode,
             payload: 0,
             started: now,
@@ -129,9 +158,10 @@ impl Answering {
     }
 
     /// An invalid line decoded at `now`.
-    pub(crate) fn invalid(now: Instant) -> Self {
+    pub(crate) fn invalid(err: &impl std::fmt::Display, now: Instant) -> Self {
         Answering {
             command: Command::Invalid,
+            line: line(err),
             mode: None,
             payload: 0,
             started: now,
@@ -147,6 +177,7 @@ impl Answering {
         };
         Produced {
             command: self.command,
+            line: self.line,
             status,
             payload: if mode.is_some() { payload } else { 0 },
             mode,
@@ -159,6 +190,7 @@ impl Answering {
 #[derive(Debug)]
 pub(crate) struct Produced {
     command: Command,
+    line: Option<Box<str>>,
     status: Status,
     payload: u64,
     mode: Option<PayloadMode>,
@@ -205,6 +237,7 @@ impl Events {
                 payload: a.payload,
                 mode: a.mode,
                 duration: now.saturating_duration_since(a.started),
+                line: a.line,
             });
         }
     }

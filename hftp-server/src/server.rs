@@ -17,6 +17,8 @@ use tracing::{error, info};
 use crate::budget;
 use crate::config::Config;
 use crate::file_service::FileService;
+use crate::metrics::Metrics;
+use crate::metrics_http::MetricsHttp;
 use crate::peers::Peers;
 use crate::pool::Pool;
 use crate::published::Published;
@@ -56,6 +58,10 @@ pub struct ServerOptions {
     pub max_connections_per_ip: Option<usize>,
     /// Most file-system threads (they start as needed).
     pub fs_threads: usize,
+    /// Where to serve Prometheus metrics (`GET /metrics`), if anywhere
+    /// (port 0 picks a free one: see [`Server::metrics_addr`]). Meant for
+    /// a private address.
+    pub metrics_address: Option<SocketAddr>,
 }
 
 impl Default for ServerOptions {
@@ -74,6 +80,7 @@ impl Default for ServerOptions {
             fs_timeout: Duration::from_secs(10),
             max_connections_per_ip: None,
             fs_threads: 64,
+            metrics_address: None,
         }
     }
 }
@@ -92,6 +99,14 @@ pub enum ServerError {
     /// The address cannot be bound (in use, no permission, not local).
     #[error("cannot listen on {address}: {source}")]
     Listen {
+        /// The address asked for.
+        address: SocketAddr,
+        /// What the system said.
+        source: io::Error,
+    },
+    /// The metrics address cannot be bound.
+    #[error("cannot serve metrics on {address}: {source}")]
+    Metrics {
         /// The address asked for.
         address: SocketAddr,
         /// What the system said.
@@ -116,6 +131,8 @@ pub struct Server {
     /// worker's waker is in `shared` before any worker starts.
     polls: Vec<Poll>,
     shared: Arc<Shared>,
+    /// The metrics endpoint, serving until the server stops.
+    metrics_http: Option<MetricsHttp>,
 }
 
 impl Server {
@@ -153,6 +170,14 @@ impl Server {
             threads,
         );
         let pool = Pool::new(MIN_FS_THREADS, budget.fs_threads);
+        let metrics = Arc::new(Metrics::new());
+        let metrics_http = options
+            .metrics_address
+            .map(|address| {
+                MetricsHttp::start(address, Arc::clone(&metrics))
+                    .map_err(|source| ServerError::Metrics { address, source })
+            })
+            .transpose()?;
         let shared = Arc::new(Shared {
             root: published.root().to_owned(),
             config: Config {
@@ -163,8 +188,9 @@ impl Server {
                 shutdown_grace: options.shutdown_grace,
                 fs_timeout: options.fs_timeout,
             },
-            files: FileService::new(published, pool, options.fs_timeout),
+            files: FileService::new(published, pool, options.fs_timeout, Arc::clone(&metrics)),
             peers: Peers::new(options.max_connections_per_ip),
+            metrics,
             connection_limit: AtomicUsize::new(budget.connections),
             open_files: AtomicU64::new(open_files.unwrap_or(u64::MAX)),
             active: AtomicUsize::new(0),
@@ -180,7 +206,14 @@ impl Server {
             threads,
             polls,
             shared,
+            metrics_http,
         })
+    }
+
+    /// Where metrics are served (with the port actually bound), if
+    /// [`ServerOptions::metrics_address`] was given.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_http.as_ref().map(MetricsHttp::local_addr)
     }
 
     /// The address clients connect to (with the port actually bound).
@@ -237,6 +270,8 @@ impl Server {
             listener,
             polls,
             shared,
+            // Served until this returns.
+            metrics_http: _metrics_http,
             ..
         } = self;
         let mut workers = Vec::with_capacity(polls.len());
@@ -273,6 +308,7 @@ impl Server {
     /// server down when dropped or on [`RunningServer::shutdown`].
     pub fn spawn(self) -> Result<RunningServer, ServerError> {
         let local = self.local;
+        let metrics = self.metrics_addr();
         let flag = self.shutdown_flag();
         let shared = Arc::clone(&self.shared);
         let thread = std::thread::Builder::new()
@@ -281,6 +317,7 @@ impl Server {
             .map_err(ServerError::Worker)?;
         Ok(RunningServer {
             local,
+            metrics,
             flag,
             shared,
             thread: Some(thread),
@@ -292,6 +329,7 @@ impl Server {
 #[derive(Debug)]
 pub struct RunningServer {
     local: SocketAddr,
+    metrics: Option<SocketAddr>,
     flag: Arc<AtomicBool>,
     shared: Arc<Shared>,
     thread: Option<JoinHandle<Result<(), ServerError>>>,
@@ -301,6 +339,12 @@ impl RunningServer {
     /// The address clients connect to.
     pub fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// Where metrics are served, if [`ServerOptions::metrics_address`] was
+    /// given.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics
     }
 
     /// Test hook: holds the number of workers taking connections at `n`

@@ -45,7 +45,7 @@ use hftp_proto::response::{encode_raw_header, encode_size, encode_status};
 use hftp_proto::{Request, RequestDecoder, Response, SliceEncoder, Status};
 
 use crate::events::{Answering, Events};
-pub use crate::events::{Command, PayloadMode, RequestEvent, MAX_EVENTS};
+pub use crate::events::{Command, PayloadMode, RequestEvent, MAX_EVENTS, MAX_LINE_SHOWN};
 use crate::files::{FileReply, FileRequest, Listing};
 use crate::output::Output;
 pub use crate::output::{HIGH_WATER, MAX_QUEUED};
@@ -350,6 +350,12 @@ impl<F> Session<F> {
     /// Bytes of memory the queue holds.
     pub fn queue_capacity(&self) -> usize {
         self.out.capacity()
+    }
+
+    /// Whether a slice is being answered: from its status line to the
+    /// production of its last payload byte.
+    pub fn sends_slice(&self) -> bool {
+        matches!(self.job, Some(Job::Base64 { .. } | Job::Raw { .. }))
     }
 
     /// Whether a [`FileRequest`] is out, not answered yet.
@@ -990,7 +996,7 @@ impl<F> Session<F> {
                 Err(err) => {
                     tracing::debug!("Bad request ({}): {err}", err.status().code());
                     encode_status(err.status(), self.out.append());
-                    self.answering = Some(Answering::invalid(now));
+                    self.answering = Some(Answering::invalid(&err, now));
                     self.answered_queued(err.status());
                     if err.is_fatal() {
                         self.state = State::Draining {

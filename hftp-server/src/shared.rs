@@ -12,6 +12,7 @@ use mio::Waker;
 use crate::config::Config;
 use crate::conn::Conn;
 use crate::file_service::{Completion, FileService};
+use crate::metrics::Metrics;
 use crate::peers::Peers;
 
 /// What all workers share.
@@ -26,6 +27,8 @@ pub struct Shared {
     pub files: FileService,
     /// Connections per client address.
     pub peers: Peers,
+    /// What `/metrics` shows.
+    pub metrics: Arc<Metrics>,
     /// Connections served at once: the configured maximum, or fewer as
     /// the open-files limit allows (see [`crate::budget`]).
     pub connection_limit: AtomicUsize,

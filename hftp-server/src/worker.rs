@@ -220,13 +220,15 @@ impl Worker {
                 sys::set_abortive_close(&stream);
                 drop(stream);
                 self.shared.active.fetch_sub(1, Ordering::AcqRel);
+                self.shared.metrics.accepted(false);
                 continue;
             }
             let _ = stream.set_nodelay(true);
             let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
             let conn = Conn::new(stream, peer, self.shared.config.session(), id, now);
             if let Some(key) = self.watch(conn) {
-                info!("Connected by: {peer}");
+                self.shared.metrics.accepted(true);
+                info!(peer = %peer, "Connected by: {peer}");
                 self.publish_count();
                 // Its first bytes may be there already: a turn after this
                 // round's events. Not now: a turn can close it, a close
@@ -396,9 +398,10 @@ impl Worker {
             _ => {}
         }
         let reset = if ended.resets() { ", reset" } else { "" };
-        info!("Closing connection {} ({ended}){reset}", conn.peer());
-        let ip = conn.peer().ip();
-        conn.close(&ended);
+        let peer = conn.peer();
+        info!(peer = %peer, "Closing connection {peer} ({ended}){reset}");
+        let ip = peer.ip();
+        conn.close(&ended, &self.shared.metrics);
         self.shared.peers.release(ip);
         self.shared.active.fetch_sub(1, Ordering::AcqRel);
         self.publish_count();

@@ -989,7 +989,7 @@ fn request_events_come_when_the_answer_is_handed_over() {
             break;
         }
     }
-    let b64 = seen[0];
+    let b64 = &seen[0];
     assert_eq!(
         (b64.command, b64.status, b64.payload, b64.mode),
         (
@@ -1007,7 +1007,7 @@ fn request_events_come_when_the_answer_is_handed_over() {
         "{:?}",
         b64.duration
     );
-    let raw = seen[1];
+    let raw = &seen[1];
     assert_eq!(
         (raw.command, raw.status, raw.payload, raw.mode),
         (Command::GetSlice, Status::Ok, 4000, Some(PayloadMode::Raw))
