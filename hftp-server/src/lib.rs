@@ -18,6 +18,10 @@
 //! `file_service` (a loop's side of file requests: answered at once, or
 //! on the pool, replies routed back), `budget` (connections and threads
 //! the open-files limit allows), `peers` (the per-address limit),
+//! `events` (what a session reports once an answer went out),
+//! `metrics` (the Prometheus families and the calls the loops make),
+//! `metrics_http` (`GET /metrics` on its own thread), `request_log` (the
+//! per-request log event),
 //! `conn` (a socket and its session: the I/O a session asks for),
 //! `timers` (the sessions' deadlines), `worker` (the event loop),
 //! `shared` (what the workers share), `placement` (how many workers take
