@@ -17,7 +17,9 @@ use mio::net::TcpStream;
 
 use crate::file_service::{Reply, Route, Started};
 use crate::files::{FileReply, FileRequest};
-use crate::session::{Close, Session, SessionConfig, Transmit};
+use crate::metrics::{CloseReason, Metrics};
+use crate::request_log;
+use crate::session::{Close, Reason, Session, SessionConfig, Transmit};
 use crate::shared::Shared;
 use crate::sys;
 use crate::timers::{Armed, Timers};
@@ -40,6 +42,25 @@ impl Ended {
     /// Whether this end resets the connection instead of closing it.
     pub fn resets(&self) -> bool {
         matches!(self, Ended::Closed(Close { abort: true, .. }))
+    }
+
+    /// How the metrics count this end.
+    pub fn metrics_reason(&self) -> CloseReason {
+        match self {
+            Ended::Closed(close) => match close.reason {
+                Reason::ByPeer => CloseReason::Peer,
+                Reason::Quit => CloseReason::Quit,
+                Reason::Fatal(_) => CloseReason::Fatal,
+                Reason::Idle => CloseReason::Idle,
+                Reason::RequestTimeout => CloseReason::RequestDeadline,
+                Reason::FileShrank => CloseReason::Shrink,
+                Reason::FileSystemTimeout => CloseReason::FsTimeout,
+                Reason::Shutdown => CloseReason::Shutdown,
+            },
+            Ended::Io(_) => CloseReason::Io,
+            Ended::Tls(_) => CloseReason::Tls,
+            Ended::HandshakeTimeout => CloseReason::Handshake,
+        }
     }
 }
 
@@ -86,6 +107,8 @@ pub struct Conn {
     read_closed: bool,
     /// The socket may take more bytes; cleared by `WouldBlock`.
     writable: bool,
+    /// Whether this connection counts in the slices-in-flight gauge.
+    slice_counted: bool,
 }
 
 impl Conn {
@@ -108,6 +131,7 @@ impl Conn {
             readable: true,
             read_closed: false,
             writable: true,
+            slice_counted: false,
         }
     }
 
@@ -144,6 +168,32 @@ impl Conn {
     /// budget. `route` is where its file replies come back. Returns why it
     /// ended, if it did.
     pub fn drive(
+        &mut self,
+        shared: &Arc<Shared>,
+        route: Route,
+        bufs: &mut Buffers,
+        now: Instant,
+    ) -> Option<Ended> {
+        let ended = self.turn(shared, route, bufs, now);
+        self.report(&shared.metrics);
+        ended
+    }
+
+    /// Reports the requests whose answers went out (metrics and the
+    /// request log), and whether a slice is in flight.
+    fn report(&mut self, metrics: &Metrics) {
+        while let Some(event) = self.session.poll_event() {
+            metrics.request(&event, !self.transport.is_plain());
+            request_log::answered(self.peer, &event);
+        }
+        let sending = self.session.sends_slice();
+        if sending != self.slice_counted {
+            self.slice_counted = sending;
+            metrics.slice(sending);
+        }
+    }
+
+    fn turn(
         &mut self,
         shared: &Arc<Shared>,
         route: Route,
@@ -302,7 +352,11 @@ impl Conn {
     /// Closes the connection as `ended` says: a reset when the session
     /// aborts it, a plain close otherwise (a TLS peer told first, and
     /// what it sent last read, so that the close is not a reset).
-    pub fn close(mut self, ended: &Ended) {
+    pub fn close(mut self, ended: &Ended, metrics: &Metrics) {
+        if self.slice_counted {
+            metrics.slice(false);
+        }
+        metrics.closed(ended.metrics_reason(), true);
         if ended.resets() {
             sys::set_abortive_close(&self.stream);
         } else if !matches!(ended, Ended::Io(_)) && !self.transport.is_plain() {

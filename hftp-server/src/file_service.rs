@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use crate::files::{FileReply, FileRequest, Listing, Lookup};
 use crate::listings::{Ask, Listings};
+use crate::metrics::{FileOp, Metrics};
 use crate::pool::Pool;
 use crate::published::Published;
 use crate::shared::Shared;
@@ -102,6 +103,8 @@ pub struct FileService {
     listings: Arc<Listings<Route>>,
     /// How long a request may take before its session gives up on it.
     timeout: Duration,
+    /// Where the work on the pool is timed.
+    metrics: Arc<Metrics>,
 }
 
 impl Drop for FileService {
@@ -116,13 +119,15 @@ impl Drop for FileService {
 const FD_RETRY: Duration = Duration::from_millis(10);
 
 impl FileService {
-    /// A service over `published` running its work on `pool`.
-    pub fn new(published: Published, pool: Pool, timeout: Duration) -> Self {
+    /// A service over `published` running its work on `pool`, timing it
+    /// in `metrics`.
+    pub fn new(published: Published, pool: Pool, timeout: Duration, metrics: Arc<Metrics>) -> Self {
         FileService {
             published: Arc::new(published),
             pool,
             listings: Arc::default(),
             timeout,
+            metrics,
         }
     }
 
@@ -156,6 +161,7 @@ impl FileService {
                     let listings = Arc::clone(&self.listings);
                     let published = Arc::clone(&self.published);
                     let shared = Arc::clone(shared);
+                    let metrics = Arc::clone(&self.metrics);
                     self.pool.submit(None, deadline, move |ran| {
                         if !ran {
                             // Its waiters give up at their own deadlines;
@@ -165,7 +171,9 @@ impl FileService {
                         // Requests that came during a build get the next.
                         let mut again = true;
                         while again {
+                            let began = Instant::now();
                             let (result, waiters, more) = listings.build(&published);
+                            metrics.file_op(FileOp::List, began.elapsed());
                             again = more;
                             for route in waiters {
                                 let reply = match &result {
@@ -187,12 +195,16 @@ impl FileService {
                         Err(lookup) => lookup.into(),
                     });
                 }
-                self.lookup_on_pool(name, deadline, deliver, |published, name| {
-                    match published.size(name) {
+                self.lookup_on_pool(
+                    name,
+                    FileOp::Lookup,
+                    deadline,
+                    deliver,
+                    |published, name| match published.size(name) {
                         Ok(size) => Reply::Size(size),
                         Err(lookup) => lookup.into(),
-                    }
-                });
+                    },
+                );
             }
             FileRequest::Open(name) => {
                 if let Some(result) = self.published.open_cached(name) {
@@ -204,20 +216,26 @@ impl FileService {
                         Err(lookup) => lookup.into(),
                     });
                 }
-                self.lookup_on_pool(name, deadline, deliver, move |published, name| loop {
-                    match published.open(name) {
-                        Ok((file, size)) => break Reply::Opened(Arc::new(file), size),
-                        // Out of descriptors (the budget leaves room, so
-                        // only briefly): wait rather than fail.
-                        Err(Lookup::Io(e))
-                            if sys::limits::is_out_of_descriptors(&e)
-                                && Instant::now() + FD_RETRY < deadline =>
-                        {
-                            std::thread::sleep(FD_RETRY);
+                self.lookup_on_pool(
+                    name,
+                    FileOp::Open,
+                    deadline,
+                    deliver,
+                    move |published, name| loop {
+                        match published.open(name) {
+                            Ok((file, size)) => break Reply::Opened(Arc::new(file), size),
+                            // Out of descriptors (the budget leaves room, so
+                            // only briefly): wait rather than fail.
+                            Err(Lookup::Io(e))
+                                if sys::limits::is_out_of_descriptors(&e)
+                                    && Instant::now() + FD_RETRY < deadline =>
+                            {
+                                std::thread::sleep(FD_RETRY);
+                            }
+                            Err(lookup) => break lookup.into(),
                         }
-                        Err(lookup) => break lookup.into(),
-                    }
-                });
+                    },
+                );
             }
             FileRequest::Read { file, offset, len } | FileRequest::Send { file, offset, len } => {
                 let len = len.min(scratch.len());
@@ -230,12 +248,14 @@ impl FileService {
                     }
                 }
                 let file = Arc::clone(file);
+                let metrics = Arc::clone(&self.metrics);
                 self.pool.submit(None, deadline, move |ran| {
                     if !ran {
                         return deliver(timed_out());
                     }
                     let mut buf = vec![0; len];
-                    deliver(loop {
+                    let began = Instant::now();
+                    let reply = loop {
                         match std::os::unix::fs::FileExt::read_at(&*file, &mut buf, offset) {
                             Ok(n) => {
                                 buf.truncate(n);
@@ -244,7 +264,9 @@ impl FileService {
                             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                             Err(e) => break Reply::Failed(e),
                         }
-                    })
+                    };
+                    metrics.file_op(FileOp::Read, began.elapsed());
+                    deliver(reply)
                 });
             }
         }
@@ -259,19 +281,26 @@ impl FileService {
     fn lookup_on_pool(
         &self,
         name: hftp_proto::FileName<'_>,
+        op: FileOp,
         deadline: Instant,
         deliver: impl FnOnce(Reply) + Send + 'static,
         work: impl FnOnce(&Published, hftp_proto::FileName<'_>) -> Reply + Send + 'static,
     ) {
         let name = name.as_str().to_owned();
         let published = Arc::clone(&self.published);
+        let metrics = Arc::clone(&self.metrics);
         self.pool.submit(Some(&name.clone()), deadline, move |ran| {
             if !ran {
                 return deliver(timed_out());
             }
             // Checked when the request was decoded.
             match hftp_proto::FileName::new(&name) {
-                Ok(name) => deliver(work(&published, name)),
+                Ok(name) => {
+                    let began = Instant::now();
+                    let reply = work(&published, name);
+                    metrics.file_op(op, began.elapsed());
+                    deliver(reply)
+                }
                 Err(_) => deliver(Reply::NotFound),
             }
         });

@@ -18,6 +18,10 @@
 //! `file_service` (a loop's side of file requests: answered at once, or
 //! on the pool, replies routed back), `budget` (connections and threads
 //! the open-files limit allows), `peers` (the per-address limit),
+//! `events` (what a session reports once an answer went out),
+//! `metrics` (the Prometheus families and the calls the loops make),
+//! `metrics_http` (`GET /metrics` on its own thread), `request_log` (the
+//! per-request log event),
 //! `conn` (a socket and its session: the I/O a session asks for),
 //! `transport` (plain, or TLS between the socket and the session),
 //! `tls` (the certificate, the rustls configuration, reloading),
@@ -111,14 +115,18 @@ mod balancer;
 mod budget;
 mod config;
 mod conn;
+mod events;
 mod file_service;
 pub mod files;
 mod listings;
+mod metrics;
+mod metrics_http;
 mod output;
 mod peers;
 mod placement;
 mod pool;
 mod published;
+mod request_log;
 mod server;
 pub mod session;
 mod shared;

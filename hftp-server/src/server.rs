@@ -17,6 +17,8 @@ use tracing::{error, info};
 use crate::budget;
 use crate::config::Config;
 use crate::file_service::FileService;
+use crate::metrics::Metrics;
+use crate::metrics_http::MetricsHttp;
 use crate::peers::Peers;
 use crate::pool::Pool;
 use crate::published::Published;
@@ -62,6 +64,10 @@ pub struct ServerOptions {
     pub plain: bool,
     /// Serve HFTP over TLS too (see [`TlsOptions`]).
     pub tls: Option<TlsOptions>,
+    /// Where to serve Prometheus metrics (`GET /metrics`), if anywhere
+    /// (port 0 picks a free one: see [`Server::metrics_addr`]). Meant for
+    /// a private address.
+    pub metrics_address: Option<SocketAddr>,
 }
 
 /// Where and with which certificate HFTP is served over TLS.
@@ -93,6 +99,7 @@ impl Default for ServerOptions {
             fs_threads: 64,
             plain: true,
             tls: None,
+            metrics_address: None,
         }
     }
 }
@@ -129,6 +136,14 @@ pub enum ServerError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The metrics address cannot be bound.
+    #[error("cannot serve metrics on {address}: {source}")]
+    Metrics {
+        /// The address asked for.
+        address: SocketAddr,
+        /// What the system said.
+        source: io::Error,
+    },
     /// A worker thread could not start or failed.
     #[error("worker failed: {0}")]
     Worker(io::Error),
@@ -149,6 +164,8 @@ pub struct Server {
     /// worker's waker is in `shared` before any worker starts.
     polls: Vec<Poll>,
     shared: Arc<Shared>,
+    /// The metrics endpoint, serving until the server stops.
+    metrics_http: Option<MetricsHttp>,
 }
 
 impl Server {
@@ -266,6 +283,14 @@ impl Server {
             threads,
         );
         let pool = Pool::new(MIN_FS_THREADS, budget.fs_threads);
+        let metrics = Arc::new(Metrics::new());
+        let metrics_http = options
+            .metrics_address
+            .map(|address| {
+                MetricsHttp::start(address, Arc::clone(&metrics))
+                    .map_err(|source| ServerError::Metrics { address, source })
+            })
+            .transpose()?;
         let shared = Arc::new(Shared {
             root: published.root().to_owned(),
             config: Config {
@@ -276,9 +301,10 @@ impl Server {
                 shutdown_grace: options.shutdown_grace,
                 fs_timeout: options.fs_timeout,
             },
-            files: FileService::new(published, pool, options.fs_timeout),
+            files: FileService::new(published, pool, options.fs_timeout, Arc::clone(&metrics)),
             peers: Peers::new(options.max_connections_per_ip),
             tls,
+            metrics,
             connection_limit: AtomicUsize::new(budget.connections),
             open_files: AtomicU64::new(open_files.unwrap_or(u64::MAX)),
             active: AtomicUsize::new(0),
@@ -295,7 +321,14 @@ impl Server {
             threads,
             polls,
             shared,
+            metrics_http,
         })
+    }
+
+    /// Where metrics are served (with the port actually bound), if
+    /// [`ServerOptions::metrics_address`] was given.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_http.as_ref().map(MetricsHttp::local_addr)
     }
 
     /// The address clients connect to (with the port actually bound): the
@@ -364,6 +397,8 @@ impl Server {
             listeners,
             polls,
             shared,
+            // Served until this returns.
+            metrics_http: _metrics_http,
             ..
         } = self;
         let mut workers = Vec::with_capacity(polls.len());
@@ -410,6 +445,7 @@ impl Server {
     pub fn spawn(self) -> Result<RunningServer, ServerError> {
         let local = self.local;
         let tls_local = self.tls_local;
+        let metrics = self.metrics_addr();
         let flag = self.shutdown_flag();
         let shared = Arc::clone(&self.shared);
         let thread = std::thread::Builder::new()
@@ -419,6 +455,7 @@ impl Server {
         Ok(RunningServer {
             local,
             tls_local,
+            metrics,
             flag,
             shared,
             thread: Some(thread),
@@ -431,6 +468,7 @@ impl Server {
 pub struct RunningServer {
     local: SocketAddr,
     tls_local: Option<SocketAddr>,
+    metrics: Option<SocketAddr>,
     flag: Arc<AtomicBool>,
     shared: Arc<Shared>,
     thread: Option<JoinHandle<Result<(), ServerError>>>,
@@ -450,6 +488,12 @@ impl RunningServer {
     /// What reloads the TLS certificate (see [`Server::tls_reloader`]).
     pub fn tls_reloader(&self) -> Option<TlsReloader> {
         self.shared.tls.clone().map(TlsReloader)
+    }
+
+    /// Where metrics are served, if [`ServerOptions::metrics_address`] was
+    /// given.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics
     }
 
     /// Test hook: holds the number of workers taking connections at `n`

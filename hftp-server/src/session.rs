@@ -44,6 +44,8 @@ use std::time::{Duration, Instant};
 use hftp_proto::response::{encode_raw_header, encode_size, encode_status};
 use hftp_proto::{Request, RequestDecoder, Response, SliceEncoder, Status};
 
+use crate::events::{Answering, Events};
+pub use crate::events::{Command, PayloadMode, RequestEvent, MAX_EVENTS, MAX_LINE_SHOWN};
 use crate::files::{FileReply, FileRequest, Listing};
 use crate::output::Output;
 pub use crate::output::{HIGH_WATER, MAX_QUEUED};
@@ -289,6 +291,10 @@ pub struct Session<F> {
     probe_at: Option<Instant>,
     /// What this turn may still do.
     budget: usize,
+    /// The request being answered, until its answer is produced.
+    answering: Option<Answering>,
+    /// Answers produced and not yet handed over, and events ready.
+    events: Events,
 }
 
 impl<F> Session<F> {
@@ -312,6 +318,8 @@ impl<F> Session<F> {
             acked: 0,
             probe_at: None,
             budget: TURN_BUDGET,
+            answering: None,
+            events: Events::default(),
         }
     }
 
@@ -342,6 +350,12 @@ impl<F> Session<F> {
     /// Bytes of memory the queue holds.
     pub fn queue_capacity(&self) -> usize {
         self.out.capacity()
+    }
+
+    /// Whether a slice is being answered: from its status line to the
+    /// production of its last payload byte.
+    pub fn sends_slice(&self) -> bool {
+        matches!(self.job, Some(Job::Base64 { .. } | Job::Raw { .. }))
     }
 
     /// Whether a [`FileRequest`] is out, not answered yet.
@@ -536,11 +550,14 @@ impl<F> Session<F> {
             (Wanted::Read { len } | Wanted::Send { len }, reply) => self.handle_read(len, reply),
             (Wanted::List, FileReply::Listing(body)) => {
                 encode_status(Status::Ok, out);
+                let end = self.written + self.out.len() as u64 + body.as_bytes().len() as u64;
+                self.answered(Status::Ok, 0, end);
                 self.job = Some(Job::Listing { body, sent: 0 });
             }
             (Wanted::Size(_), FileReply::Size(size)) => {
                 encode_status(Status::Ok, out);
                 encode_size(size, out);
+                self.answered_queued(Status::Ok);
             }
             (
                 Wanted::Open {
@@ -554,9 +571,12 @@ impl<F> Session<F> {
                 // As `hftp_proto::Slice::fits`: no overflow.
                 if u128::from(offset) + u128::from(size) > u128::from(file_size) {
                     encode_status(Status::OffsetExceedsFileSize, out);
+                    self.answered_queued(Status::OffsetExceedsFileSize);
                 } else if raw {
                     encode_status(Status::Ok, out);
                     encode_raw_header(size, out);
+                    let end = self.written + self.out.len() as u64 + size;
+                    self.answered(Status::Ok, size, end);
                     if size > 0 {
                         self.job = Some(Job::Raw {
                             file,
@@ -566,6 +586,9 @@ impl<F> Session<F> {
                     }
                 } else {
                     encode_status(Status::Ok, out);
+                    if let Some(a) = &mut self.answering {
+                        a.payload = size;
+                    }
                     self.job = Some(Job::Base64 {
                         file,
                         offset,
@@ -575,6 +598,7 @@ impl<F> Session<F> {
             }
             (Wanted::Size(_) | Wanted::Open { .. }, FileReply::NotFound) => {
                 encode_status(Status::FileNotFound, out);
+                self.answered_queued(Status::FileNotFound);
             }
             (_, reply) => {
                 match reply {
@@ -584,6 +608,7 @@ impl<F> Session<F> {
                     _ => tracing::error!("a file reply that does not answer the request"),
                 }
                 encode_status(Status::InternalServerError, out);
+                self.answered_queued(Status::InternalServerError);
                 self.state = State::Draining {
                     reason: Reason::Fatal(Status::InternalServerError),
                 };
@@ -690,6 +715,35 @@ impl<F> Session<F> {
         }
     }
 
+    /// The next [`RequestEvent`]: a request whose answer was handed to the
+    /// socket in full (status line and payload), oldest first. Drain it
+    /// every turn: at most [`MAX_EVENTS`] are kept (older ones are dropped
+    /// and counted, see [`Session::dropped_events`]).
+    pub fn poll_event(&mut self) -> Option<RequestEvent> {
+        self.events.poll()
+    }
+
+    /// How many events were dropped because they were not drained in time.
+    pub fn dropped_events(&self) -> u64 {
+        self.events.dropped()
+    }
+
+    /// The answer to the request being answered is produced: it is handed
+    /// over once `end` bytes in all have been written.
+    fn answered(&mut self, status: Status, payload: u64, end: u64) {
+        if let Some(a) = self.answering.take() {
+            self.events
+                .produced(a.finish(status, payload), end, self.written);
+        }
+    }
+
+    /// An answer made of what is queued now (status lines, a size): handed
+    /// over once the queue is.
+    fn answered_queued(&mut self, status: Status) {
+        let end = self.written + self.out.len() as u64;
+        self.answered(status, 0, end);
+    }
+
     fn close(&mut self, reason: Reason, abort: bool) {
         if !matches!(self.state, State::Closed(_)) {
             self.state = State::Closed(Close { reason, abort });
@@ -719,6 +773,7 @@ impl<F> Session<F> {
             self.close(Reason::FileSystemTimeout, true);
         } else {
             encode_status(Status::InternalServerError, self.out.append());
+            self.answered_queued(Status::InternalServerError);
             self.state = State::Draining {
                 reason: Reason::FileSystemTimeout,
             };
@@ -812,6 +867,7 @@ impl<F> Session<F> {
 
     fn note_written(&mut self, n: usize, now: Instant) {
         self.written += n as u64;
+        self.events.written(self.written, now);
         self.budget = self.budget.saturating_sub(n);
         if self.written > self.acked && self.probe_at.is_none() {
             self.probe_at = Some(now + self.config.probe_interval());
@@ -884,6 +940,9 @@ impl<F> Session<F> {
             encoder
                 .finish(self.out.append())
                 .expect("the whole slice was encoded");
+            let payload = self.answering.as_ref().map_or(0, |a| a.payload);
+            let end = self.written + self.out.len() as u64;
+            self.answered(Status::Ok, payload, end);
         }
         true
     }
@@ -918,6 +977,7 @@ impl<F> Session<F> {
             && self.asked.is_none()
             && !self.out.is_full()
             && self.budget > 0
+            && self.events.has_room()
         {
             let step = self.decoder.decode(&input[used..]);
             used += step.consumed;
@@ -929,12 +989,15 @@ impl<F> Session<F> {
             match item {
                 Ok(request) => {
                     tracing::debug!("Request: {request}");
+                    self.answering = Some(Answering::new(&request, now));
                     let answer = Answer::to(request);
                     self.answer_request(answer, now);
                 }
                 Err(err) => {
                     tracing::debug!("Bad request ({}): {err}", err.status().code());
                     encode_status(err.status(), self.out.append());
+                    self.answering = Some(Answering::invalid(&err, now));
+                    self.answered_queued(err.status());
                     if err.is_fatal() {
                         self.state = State::Draining {
                             reason: Reason::Fatal(err.status()),
@@ -955,9 +1018,13 @@ impl<F> Session<F> {
     fn answer_request(&mut self, answer: Answer, now: Instant) {
         match answer {
             Answer::Ask(what) => self.ask(what, now),
-            Answer::Help => Response::Help.encode(self.out.append()),
+            Answer::Help => {
+                Response::Help.encode(self.out.append());
+                self.answered_queued(Status::Ok);
+            }
             Answer::Quit => {
                 encode_status(Status::Ok, self.out.append());
+                self.answered_queued(Status::Ok);
                 self.state = State::Draining {
                     reason: Reason::Quit,
                 };

@@ -12,6 +12,7 @@ use mio::Waker;
 use crate::config::Config;
 use crate::conn::Conn;
 use crate::file_service::{Completion, FileService};
+use crate::metrics::Metrics;
 use crate::peers::Peers;
 use crate::tls::Tls;
 
@@ -29,6 +30,8 @@ pub struct Shared {
     pub peers: Peers,
     /// The TLS configuration, when a TLS listener is served.
     pub tls: Option<Tls>,
+    /// What `/metrics` shows.
+    pub metrics: Arc<Metrics>,
     /// Connections served at once: the configured maximum, or fewer as
     /// the open-files limit allows (see [`crate::budget`]).
     pub connection_limit: AtomicUsize,

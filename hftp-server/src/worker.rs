@@ -256,6 +256,7 @@ impl Worker {
                 sys::set_abortive_close(&stream);
                 drop(stream);
                 self.shared.active.fetch_sub(1, Ordering::AcqRel);
+                self.shared.metrics.accepted(false);
                 continue;
             }
             let _ = stream.set_nodelay(true);
@@ -278,7 +279,8 @@ impl Worker {
                 now,
             );
             if let Some(key) = self.watch(conn) {
-                info!("Connected by: {peer}{}", if tls { " (TLS)" } else { "" });
+                self.shared.metrics.accepted(true);
+                info!(peer = %peer, tls, "Connected by: {peer}{}", if tls { " (TLS)" } else { "" });
                 self.publish_count();
                 // Its first bytes may be there already: a turn after this
                 // round's events. Not now: a turn can close it, a close
@@ -461,9 +463,10 @@ impl Worker {
             _ => {}
         }
         let reset = if ended.resets() { ", reset" } else { "" };
-        info!("Closing connection {} ({ended}){reset}", conn.peer());
-        let ip = conn.peer().ip();
-        conn.close(&ended);
+        let peer = conn.peer();
+        info!(peer = %peer, "Closing connection {peer} ({ended}){reset}");
+        let ip = peer.ip();
+        conn.close(&ended, &self.shared.metrics);
         self.shared.peers.release(ip);
         self.shared.active.fetch_sub(1, Ordering::AcqRel);
         self.publish_count();

@@ -15,8 +15,8 @@ use hftp_proto::slice::encode_line;
 use hftp_proto::{Response, Status};
 use hftp_server::files::{perform, FileRequest, MemoryFiles};
 use hftp_server::session::{
-    Close, Reason, Session, SessionConfig, Transmit, FILE_CHUNK, MAX_QUEUED, REQUEST_COST,
-    TURN_BUDGET,
+    Close, Command, PayloadMode, Reason, RequestEvent, Session, SessionConfig, Transmit,
+    FILE_CHUNK, MAX_EVENTS, MAX_QUEUED, REQUEST_COST, TURN_BUDGET,
 };
 use proptest::prelude::*;
 
@@ -944,4 +944,134 @@ fn replies_given_at_once_do_not_hold_off_the_idle_timeout() {
         rig.advance(Duration::from_millis(50));
     }
     assert_eq!(rig.closed().map(|c| c.reason), Some(Reason::Idle));
+}
+
+/// Every event the session has ready.
+fn events(session: &mut Session<File>) -> Vec<RequestEvent> {
+    std::iter::from_fn(|| session.poll_event()).collect()
+}
+
+/// Each request yields one event, in order, once its answer's last byte
+/// is handed to the socket (not when it is produced): its command, status,
+/// payload and mode, and the time from its decoding in the session's clock.
+#[test]
+fn request_events_come_when_the_answer_is_handed_over() {
+    let data = pattern(10_000, 3);
+    let mut rig = Rig::new(
+        Rig::config(60, 30),
+        &[("big", data.clone()), ("a", b"xyz".to_vec())],
+    );
+    rig.to_send = b"get_file_listing\r\nget_metadata a\r\nget_metadata nope\r\n\
+        get_slice big 0 9000\r\nget_slice big 5 4000 raw\r\nget_slice a 2 5\r\nbogus\r\nhelp\r\n"
+        .to_vec();
+    // The socket holds 1,000 bytes until the peer takes them.
+    rig.socket_room = 1000;
+    rig.run(usize::MAX);
+    let first = events(&mut rig.session);
+    let commands: Vec<_> = first.iter().map(|e| (e.command, e.status)).collect();
+    assert_eq!(
+        commands,
+        [
+            (Command::GetFileListing, Status::Ok),
+            (Command::GetMetadata, Status::Ok),
+            (Command::GetMetadata, Status::FileNotFound)
+        ],
+        "the slice is not handed over yet"
+    );
+    assert!(first.iter().all(|e| e.duration.is_zero() && e.payload == 0));
+    let mut seen = Vec::new();
+    for _ in 0..1000 {
+        rig.advance(Duration::from_millis(100));
+        rig.peer_takes(usize::MAX);
+        rig.run(usize::MAX);
+        seen.extend(events(&mut rig.session));
+        if seen.len() == 5 {
+            break;
+        }
+    }
+    let b64 = &seen[0];
+    assert_eq!(
+        (b64.command, b64.status, b64.payload, b64.mode),
+        (
+            Command::GetSlice,
+            Status::Ok,
+            9000,
+            Some(PayloadMode::Base64)
+        )
+    );
+    // About 12,100 bytes up to the base64 line's end, through a socket
+    // that takes 1,000 each 100 ms: the last went out 1.2 s after the
+    // request was decoded.
+    assert!(
+        b64.duration >= Duration::from_millis(1100) && b64.duration <= Duration::from_millis(1300),
+        "{:?}",
+        b64.duration
+    );
+    let raw = &seen[1];
+    assert_eq!(
+        (raw.command, raw.status, raw.payload, raw.mode),
+        (Command::GetSlice, Status::Ok, 4000, Some(PayloadMode::Raw))
+    );
+    assert!(raw.duration > b64.duration);
+    let tail: Vec<_> = seen[2..]
+        .iter()
+        .map(|e| (e.command, e.status, e.payload, e.mode))
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            (Command::GetSlice, Status::OffsetExceedsFileSize, 0, None),
+            (Command::Invalid, Status::NoSuchCommand, 0, None),
+            (Command::Help, Status::Ok, 0, None),
+        ]
+    );
+    assert!(events(&mut rig.session).is_empty(), "each event once");
+    assert_eq!(rig.session.dropped_events(), 0);
+}
+
+/// A long pipeline never makes the session hold more than [`MAX_EVENTS`]
+/// answers or events: every answer still goes out, and events nobody
+/// polled are dropped and counted.
+#[test]
+fn request_events_are_bounded_when_not_drained() {
+    let mut rig = Rig::new(Rig::config(60, 30), &[("a", b"xyz".to_vec())]);
+    let n = 3 * MAX_EVENTS + 7;
+    rig.to_send = b"get_metadata a\r\n".repeat(n);
+    rig.run(usize::MAX);
+    let mut one = Vec::new();
+    encode_status(Status::Ok, &mut one);
+    encode_size(3, &mut one);
+    assert_eq!(rig.wire, one.repeat(n), "every answer went out");
+    let kept = events(&mut rig.session);
+    assert_eq!(kept.len(), MAX_EVENTS);
+    assert_eq!(rig.session.dropped_events(), (n - MAX_EVENTS) as u64);
+    assert!(kept.iter().all(|e| e.command == Command::GetMetadata));
+}
+
+/// A request the file system never answers is reported with the `199` it
+/// was answered, timed from its decoding to that answer's going out.
+#[test]
+fn a_request_answered_199_at_the_fs_deadline_is_reported() {
+    let mut rig = Rig::new(config_with_fs_timeout(5, 10), &[]);
+    rig.hung = vec!["hang"];
+    rig.to_send = b"get_slice hang 0 10\r\n".to_vec();
+    rig.run(usize::MAX);
+    assert!(events(&mut rig.session).is_empty());
+    rig.wait_close(Duration::from_secs(20));
+    let seen = events(&mut rig.session);
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(
+        (
+            seen[0].command,
+            seen[0].status,
+            seen[0].payload,
+            seen[0].mode
+        ),
+        (Command::GetSlice, Status::InternalServerError, 0, None)
+    );
+    assert!(
+        seen[0].duration >= Duration::from_secs(10) && seen[0].duration < Duration::from_secs(11),
+        "{:?}",
+        seen[0].duration
+    );
 }

@@ -11,9 +11,9 @@ Exit codes:
   0  shut down cleanly (SIGINT or SIGTERM)
   1  usage error (bad option or value)
   3  cannot serve: the directory is missing, not a directory or cannot be
-     listed, the address cannot be resolved or bound, the TLS certificate or
-     key cannot be read or do not match, or the sockets systemd passed are
-     not ones it serves
+     listed, the address (or the metrics address) cannot be resolved or
+     bound, the TLS certificate or key cannot be read or do not match, or
+     the sockets systemd passed are not ones it serves
   130  a second SIGINT or SIGTERM during the shutdown grace: exited at once
 
 Every failure is reported as one line on standard error.
@@ -114,12 +114,31 @@ pub struct Args {
     /// Serve TLS only: no plain listener.
     #[arg(long, requires = "tls_cert", help_heading = "TLS")]
     pub no_plain: bool,
+    /// Serve Prometheus metrics on this address (GET /metrics; port 0 picks
+    /// a free one, printed on standard output). Use a private address:
+    /// 127.0.0.1:9500, or an internal network's.
+    #[arg(env = "HFTP_METRICS_ADDRESS", long, value_name = "ADDR:PORT")]
+    pub metrics_address: Option<std::net::SocketAddr>,
+    /// How log lines are written on standard error: text, or json (one
+    /// object a line, with time, level and fields; with -v, each answered
+    /// request has peer, request, status, bytes and duration_ms).
+    #[arg(env = "HFTP_LOG_FORMAT", long, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
+    pub log_format: LogFormat,
     /// Log more (-v: each request and skipped directory entry, -vv: trace).
     #[arg(short, long, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
     /// Log less (-q: warnings only, -qq: errors only).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub quiet: u8,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line.
+    Json,
 }
 
 /// `--idle-timeout` and the others: positive seconds, fractions allowed.

@@ -20,7 +20,7 @@ use std::time::Duration;
 use clap::{CommandFactory, FromArgMatches};
 use hftp_server::{Server, ServerError, ServerOptions, TlsOptions};
 
-use args::Args;
+use args::{Args, LogFormat};
 
 /// Exit code: the command line is wrong (as in hftp-client).
 const USAGE: u8 = 1;
@@ -84,12 +84,29 @@ fn init_logging(args: &Args) {
         _ => "error",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt()
+        // The metrics endpoint's HTTP server logs each connection at debug.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},tiny_http=warn")));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match args.log_format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .fmt_fields(text_fields())
+            .init(),
+        LogFormat::Json => builder.json().with_ansi(false).init(),
+    }
+}
+
+/// The text format's fields: as tracing-subscriber's, without `peer`
+/// (which the messages show already).
+fn text_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> {
+    // The message comes first; each other field after a space.
+    tracing_subscriber::fmt::format::debug_fn(|w, field, value| match field.name() {
+        "message" => write!(w, "{value:?}"),
+        "peer" | "tls" => Ok(()),
+        name => write!(w, " {name}={value:?}"),
+    })
 }
 
 fn run(args: Args, placed: &[&str]) -> Result<(), String> {
@@ -148,6 +165,7 @@ fn run(args: Args, placed: &[&str]) -> Result<(), String> {
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
         plain: !args.no_plain,
         tls,
+        metrics_address: args.metrics_address,
         ..ServerOptions::default()
     };
     let from_systemd = inherited.is_some();
@@ -185,6 +203,9 @@ fn run(args: Args, placed: &[&str]) -> Result<(), String> {
     );
     if let Some(line) = startup::exposure(server.local_addr()) {
         println!("{line}");
+    }
+    if let Some(metrics) = server.metrics_addr() {
+        println!("hftp-server: metrics on http://{metrics}/metrics");
     }
     server.run().map_err(|e| e.to_string())
 }
