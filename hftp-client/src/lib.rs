@@ -54,6 +54,9 @@
 //!
 //! - `tokio` (off by default): `hftp_client::tokio::Client`,
 //!   the same operations async, on tokio;
+//! - `tls` (off by default in the library): [`tls`], connections over
+//!   TLS (rustls on ring, the platform's roots or a private CA);
+//!   `tokio-tls` adds `hftp_client::tokio::connect_tls`;
 //! - `cli` (on): the `hftp-client` command-line tool (clap, clap_complete,
 //!   indicatif, rustyline, bytesize);
 //! - `bench` (on): the `hftp-bench` load generator (clap, mio, rustix,
@@ -82,6 +85,10 @@ mod download;
 mod error;
 mod pipeline;
 mod server;
+mod stream;
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub mod tls;
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod tokio;
@@ -94,4 +101,5 @@ pub use download::{part_path, Cancel, DownloadOptions, Downloaded, Progress};
 pub use error::Error;
 pub use pipeline::{Pipeline, Received, RequestId};
 pub use server::Server;
+pub use stream::Stream;
 pub use transcript::{Direction, Record, Transcript};
