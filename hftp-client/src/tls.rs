@@ -281,7 +281,7 @@ fn handshake(
 }
 
 /// An I/O error of the handshake as what a user can act on.
-fn handshake_error(e: io::Error, name: &ServerName<'static>) -> Error {
+pub(crate) fn handshake_error(e: io::Error, name: &ServerName<'static>) -> Error {
     let Some(tls) = e
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
