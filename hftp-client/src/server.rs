@@ -79,6 +79,18 @@ impl Server {
         Ok(server)
     }
 
+    /// This server reached over TLS, each connection checking the
+    /// certificate against `host` (a DNS name or IP address) with
+    /// `config`; for addresses given as socket addresses.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn with_tls(mut self, config: &crate::tls::TlsConfig, host: &str) -> Result<Self, Error> {
+        let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+            .map_err(|_| crate::tls::TlsError::InvalidHost(host.to_owned()))?;
+        self.tls = Some((config.clone(), name));
+        Ok(self)
+    }
+
     /// Whether connections to this server use TLS.
     pub fn is_tls(&self) -> bool {
         #[cfg(feature = "tls")]

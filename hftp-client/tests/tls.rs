@@ -224,3 +224,47 @@ fn cli_refuses_a_wrong_host_with_exit_3() {
         "{err}"
     );
 }
+
+#[test]
+fn bench_transfers_over_tls_in_base64_and_raw() {
+    let ca = Ca::new("test CA");
+    let (_served, addr) = tls_served(&ca.leaf(&["localhost", "127.0.0.1"]));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), &ca.pem).unwrap();
+    let port = addr.port().to_string();
+    for raw in [false, true] {
+        let mut args = vec![
+            "-p", &port, "--json", "transfer", "--file", "big.bin", "-c", "2", "--count", "1",
+            "-d", "20", "--ca", "ca.pem",
+        ];
+        if raw {
+            args.push("--raw");
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_hftp-bench"))
+            .args(&args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}\n{}", stderr(&out));
+        let r: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(r["tls"], true, "{r}");
+        assert_eq!(
+            r["payload_bytes"].as_f64(),
+            Some(f64::from(3u32 << 20)),
+            "{r}"
+        );
+        assert_eq!(r["slices_completed"].as_f64(), Some(2.0), "{r}");
+    }
+    // Not trusted without --ca: a clean failure, not a hang.
+    let out = Command::new(env!("CARGO_BIN_EXE_hftp-bench"))
+        .args(["-p", &port, "transfer", "--file", "big.bin", "--tls"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("not signed by a trusted CA"),
+        "{}",
+        stderr(&out)
+    );
+}
