@@ -45,6 +45,26 @@
 //! downloads over several connections ([`Server::download`]) and for
 //! opening more clients.
 //!
+//! # TLS
+//!
+//! With the `tls` feature, [`tls::connect`] and [`Server::tls`] reach a
+//! server over TLS; every client works over it unchanged (the
+//! connection's [`Stream`] is plain TCP or TLS):
+//!
+//! ```no_run
+//! # #[cfg(feature = "tls")] {
+//! use hftp_client::tls::TlsConfig;
+//! use hftp_client::{Client, Server, Timeouts};
+//!
+//! // The system's trusted CAs; TlsConfig::from_ca_file("ca.pem") for a private CA.
+//! let config = TlsConfig::platform()?;
+//! let server = Server::tls("files.example:19501", &config, Timeouts::default())?;
+//! let mut client: Client = server.connect()?;
+//! println!("{:?}", client.list()?);
+//! # }
+//! # Ok::<(), hftp_client::Error>(())
+//! ```
+//!
 //! Every client here runs on one driver: the sans-IO [`Pipeline`]
 //! (requests queued at any depth, events tagged with their request, a
 //! [`Transcript`] on demand), driven by the blocking [`Connection`] or by

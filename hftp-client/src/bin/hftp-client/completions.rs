@@ -194,7 +194,10 @@ mod tests {
 
     fn named(words: &[&str]) -> (String, u16) {
         let global = server_named(words.iter().map(OsString::from).collect()).unwrap();
-        (global.host, global.port())
+        {
+            let port = global.port();
+            (global.host, port)
+        }
     }
 
     #[test]
