@@ -2,12 +2,12 @@
 //! slices, quit) as methods, each one exchange on a [`Connection`].
 
 use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::ToSocketAddrs;
 use std::time::Instant;
 
 use hftp_proto::{Event, FileName, Request, Slice};
 
-use crate::{Connection, Error, RequestId, Timeouts};
+use crate::{Connection, Error, RequestId, Stream, Timeouts};
 
 /// Room for slice bytes: raw bodies are read straight into it, so it is as
 /// large as a read.
@@ -18,7 +18,7 @@ const DATA_BUF: usize = 1024 * 1024;
 /// shorter writes contend less for the file's lock.
 const WRITE_CHUNK: usize = 256 * 1024;
 
-/// A blocking HFTP client over any byte stream (a `TcpStream` by default).
+/// A blocking HFTP client over any byte stream (a [`Stream`], plain TCP or TLS, by default).
 ///
 /// Each method is one request and its whole response; [`Client::sizes`]
 /// pipelines many. For anything else (other pipelines, transcripts)
@@ -37,12 +37,12 @@ const WRITE_CHUNK: usize = 256 * 1024;
 /// # Ok::<(), hftp_client::Error>(())
 /// ```
 #[derive(Debug)]
-pub struct Client<S = TcpStream> {
+pub struct Client<S = Stream> {
     conn: Connection<S>,
     data: Box<[u8]>,
 }
 
-impl Client<TcpStream> {
+impl Client<Stream> {
     /// Connects to `addr` with the default [`Timeouts`].
     pub fn connect(addr: impl ToSocketAddrs) -> Result<Self, Error> {
         Client::connect_with(addr, Timeouts::default())

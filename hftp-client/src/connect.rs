@@ -87,7 +87,7 @@ pub fn connect(addr: impl ToSocketAddrs, timeouts: Timeouts) -> Result<Connectio
     );
     for addr in addr.to_socket_addrs()? {
         match open(addr, timeouts) {
-            Ok(stream) => return Ok(Connection::tcp(stream, timeouts)),
+            Ok(stream) => return Ok(Connection::over(stream.into(), timeouts)),
             Err(e) => last = e,
         }
     }

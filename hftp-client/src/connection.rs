@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use hftp_proto::{Event, Expect, Request};
 
 use crate::pipeline::Tag;
-use crate::{Error, Pipeline, RequestId, Timeouts, Transcript};
+use crate::{Error, Pipeline, RequestId, Stream, Timeouts, Transcript};
 
 /// Bytes read from the stream at a time. Large reads matter on fast
 /// links: with 1 MiB instead of 256 KiB the sending server spends ~40 %
@@ -48,7 +48,7 @@ type SetTimeouts<S> = fn(&S, Option<Duration>, Option<Duration>) -> io::Result<(
 /// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct Connection<S = TcpStream> {
+pub struct Connection<S = Stream> {
     stream: S,
     pipeline: Pipeline,
     /// Input read and not decoded yet is `inbuf[start..end]`; allocated
@@ -90,6 +90,18 @@ impl Connection<TcpStream> {
             s.set_read_timeout(read)?;
             s.set_write_timeout(write)
         };
+        conn
+    }
+}
+
+impl Connection<Stream> {
+    /// A connection over an established [`Stream`] (plain or TLS) whose
+    /// socket's read and write timeouts are `timeouts`; deadlines narrow
+    /// them when they are closer.
+    pub fn over(stream: Stream, timeouts: Timeouts) -> Self {
+        let mut conn = Connection::new(stream);
+        conn.timeouts = timeouts;
+        conn.set_timeouts = |s, read, write| s.set_timeouts(read, write);
         conn
     }
 }

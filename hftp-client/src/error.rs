@@ -66,6 +66,12 @@ pub enum Error {
     /// requests and responses may no longer line up. Open a new one.
     #[error("the connection failed earlier ({0}); open a new one")]
     Broken(String),
+    /// A TLS connection could not be made: the certificate was refused,
+    /// or the server did not speak TLS.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// The file name cannot be sent in a request.
     #[error("invalid file name: {0}")]
     InvalidName(#[from] FileNameError),

@@ -45,6 +45,26 @@
 //! downloads over several connections ([`Server::download`]) and for
 //! opening more clients.
 //!
+//! # TLS
+//!
+//! With the `tls` feature, [`tls::connect`] and [`Server::tls`] reach a
+//! server over TLS; every client works over it unchanged (the
+//! connection's [`Stream`] is plain TCP or TLS):
+//!
+//! ```no_run
+//! # #[cfg(feature = "tls")] {
+//! use hftp_client::tls::TlsConfig;
+//! use hftp_client::{Client, Server, Timeouts};
+//!
+//! // The system's trusted CAs; TlsConfig::from_ca_file("ca.pem") for a private CA.
+//! let config = TlsConfig::platform()?;
+//! let server = Server::tls("files.example:19501", &config, Timeouts::default())?;
+//! let mut client: Client = server.connect()?;
+//! println!("{:?}", client.list()?);
+//! # }
+//! # Ok::<(), hftp_client::Error>(())
+//! ```
+//!
 //! Every client here runs on one driver: the sans-IO [`Pipeline`]
 //! (requests queued at any depth, events tagged with their request, a
 //! [`Transcript`] on demand), driven by the blocking [`Connection`] or by
@@ -54,6 +74,9 @@
 //!
 //! - `tokio` (off by default): `hftp_client::tokio::Client`,
 //!   the same operations async, on tokio;
+//! - `tls` (off by default in the library): [`tls`], connections over
+//!   TLS (rustls on ring, the platform's roots or a private CA);
+//!   `tokio-tls` adds `hftp_client::tokio::connect_tls`;
 //! - `cli` (on): the `hftp-client` command-line tool (clap, clap_complete,
 //!   indicatif, rustyline, bytesize);
 //! - `bench` (on): the `hftp-bench` load generator (clap, mio, rustix,
@@ -82,6 +105,10 @@ mod download;
 mod error;
 mod pipeline;
 mod server;
+mod stream;
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub mod tls;
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod tokio;
@@ -94,4 +121,5 @@ pub use download::{part_path, Cancel, DownloadOptions, Downloaded, Progress};
 pub use error::Error;
 pub use pipeline::{Pipeline, Received, RequestId};
 pub use server::Server;
+pub use stream::Stream;
 pub use transcript::{Direction, Record, Transcript};

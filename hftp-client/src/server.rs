@@ -25,6 +25,12 @@ use crate::{Client, Connection, DownloadOptions, Downloaded, Error, Progress, Ti
 pub struct Server {
     addrs: Vec<SocketAddr>,
     timeouts: Timeouts,
+    /// The TLS configuration and the name to check certificates against.
+    #[cfg(feature = "tls")]
+    tls: Option<(
+        crate::tls::TlsConfig,
+        rustls::pki_types::ServerName<'static>,
+    )>,
 }
 
 impl Server {
@@ -38,7 +44,59 @@ impl Server {
                 "the address resolved to nothing",
             )));
         }
-        Ok(Server { addrs, timeouts })
+        Ok(Server {
+            addrs,
+            timeouts,
+            #[cfg(feature = "tls")]
+            tls: None,
+        })
+    }
+
+    /// A server reached over TLS at `addr` (`host:port`): every
+    /// connection checks the certificate against `host` with `config`.
+    ///
+    /// ```no_run
+    /// use std::path::Path;
+    /// use hftp_client::tls::TlsConfig;
+    /// use hftp_client::{DownloadOptions, Server, Timeouts};
+    ///
+    /// let config = TlsConfig::platform()?;
+    /// let server = Server::tls("files.example:19501", &config, Timeouts::default())?;
+    /// let options = DownloadOptions { connections: 4, ..Default::default() };
+    /// server.download("big.iso", Path::new("big.iso"), &options, &|_| {})?;
+    /// # Ok::<(), hftp_client::Error>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls(
+        addr: &str,
+        config: &crate::tls::TlsConfig,
+        timeouts: Timeouts,
+    ) -> Result<Self, Error> {
+        let name = crate::tls::server_name(addr)?;
+        let mut server = Server::new(addr, timeouts)?;
+        server.tls = Some((config.clone(), name));
+        Ok(server)
+    }
+
+    /// This server reached over TLS, each connection checking the
+    /// certificate against `host` (a DNS name or IP address) with
+    /// `config`; for addresses given as socket addresses.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn with_tls(mut self, config: &crate::tls::TlsConfig, host: &str) -> Result<Self, Error> {
+        let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+            .map_err(|_| crate::tls::TlsError::InvalidHost(host.to_owned()))?;
+        self.tls = Some((config.clone(), name));
+        Ok(self)
+    }
+
+    /// Whether connections to this server use TLS.
+    pub fn is_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        false
     }
 
     /// The addresses tried, in order.
@@ -53,10 +111,14 @@ impl Server {
 
     /// A new connection.
     pub fn connection(&self) -> Result<Connection, Error> {
+        #[cfg(feature = "tls")]
+        if let Some((config, name)) = &self.tls {
+            return crate::tls::connect_to(&self.addrs, name, config, self.timeouts);
+        }
         let mut last = None;
         for &addr in &self.addrs {
             match open(addr, self.timeouts) {
-                Ok(stream) => return Ok(Connection::tcp(stream, self.timeouts)),
+                Ok(stream) => return Ok(Connection::over(stream.into(), self.timeouts)),
                 Err(e) => last = Some(e),
             }
         }

@@ -2,7 +2,7 @@
 //! purpose-built servers that answer with prepared bytes.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -33,7 +33,7 @@ fn scripted(answers: Vec<Vec<u8>>) -> (u16, JoinHandle<Vec<String>>) {
     (port, handle)
 }
 
-fn connect(port: u16) -> Client<TcpStream> {
+fn connect(port: u16) -> Client {
     Client::connect_with(
         ("127.0.0.1", port),
         Timeouts::uniform(Some(Duration::from_secs(5))),

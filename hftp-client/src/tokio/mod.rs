@@ -28,7 +28,12 @@ mod client;
 mod connection;
 mod download;
 mod server;
+#[cfg(feature = "tokio-tls")]
+mod tls;
 
 pub use client::Client;
 pub use connection::Connection;
 pub use server::Server;
+#[cfg(feature = "tokio-tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio-tls")))]
+pub use tls::connect_tls;

@@ -98,6 +98,24 @@ pub struct TransferArgs {
     /// Bytes read from the socket at a time.
     #[arg(long, default_value_t = 1 << 20, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(4096..=(1 << 30)))]
     pub buffer: u64,
+    /// Connect over TLS (the server's TLS port), the certificate checked
+    /// against --tls-name, with the system's trusted CAs unless --ca.
+    #[arg(long)]
+    pub tls: bool,
+    /// Trust only the CA certificates in this PEM file; implies --tls.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<std::path::PathBuf>,
+    /// The name the certificate must be valid for [default: the server's
+    /// IP address]; implies --tls.
+    #[arg(long, value_name = "HOST")]
+    pub tls_name: Option<String>,
+}
+
+impl TransferArgs {
+    /// Whether to connect over TLS.
+    pub fn use_tls(&self) -> bool {
+        self.tls || self.ca.is_some() || self.tls_name.is_some()
+    }
 }
 
 /// Options of `idle`.

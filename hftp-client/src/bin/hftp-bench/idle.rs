@@ -195,7 +195,10 @@ fn open(addr: SocketAddr, n: usize) -> Result<(Vec<TcpStream>, usize), BoxError>
         }
     }
     // Only the sockets stay open: no buffers held through the load.
-    let idle = conns.into_iter().map(Connection::into_inner).collect();
+    let idle = conns
+        .into_iter()
+        .map(|c| c.into_inner().into_tcp())
+        .collect();
     Ok((idle, served))
 }
 

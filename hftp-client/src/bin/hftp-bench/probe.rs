@@ -32,10 +32,27 @@ pub fn connection(server: &Server) -> Result<Connection, String> {
 
 /// A blocking client for setup requests.
 pub fn client(addr: SocketAddr) -> Result<Client, BoxError> {
-    Ok(Client::from_connection(connection(&server(
-        addr,
-        setup_timeouts(),
-    ))?))
+    client_of(&server(addr, setup_timeouts()))
+}
+
+/// A blocking client for setup requests to `server` (plain or TLS).
+pub fn client_of(server: &Server) -> Result<Client, BoxError> {
+    Ok(Client::from_connection(connection(server)?))
+}
+
+/// `server` over TLS when asked: `ca` (PEM) or the system's CAs, the
+/// certificate checked against `name` or the address's IP.
+pub fn tls(
+    server: Server,
+    ca: Option<&std::path::Path>,
+    name: Option<&str>,
+) -> Result<Server, BoxError> {
+    let config = match ca {
+        Some(file) => hftp_client::tls::TlsConfig::from_ca_file(file),
+        None => hftp_client::tls::TlsConfig::platform(),
+    }?;
+    let ip = server.addrs()[0].ip().to_string();
+    Ok(server.with_tls(&config, name.unwrap_or(&ip))?)
 }
 
 /// The published file names.

@@ -598,6 +598,7 @@ impl Worker {
             // Connected by the one driver, then driven from this event
             // loop: nothing was read yet, so nothing is left over.
             let (stream, pipeline, _) = probe::connection(&server)?.into_parts();
+            let stream = stream.into_tcp();
             stream
                 .set_nonblocking(true)
                 .map_err(|e| format!("cannot connect to {addr}: {e}"))?;

@@ -39,6 +39,8 @@ pub struct TransferReport {
     pub file_size: u64,
     /// `"raw"` or `"base64"`.
     pub encoding: &'static str,
+    /// Whether the connections were TLS.
+    pub tls: bool,
     /// Connections.
     pub connections: u32,
     /// Seconds from the first request to the last byte.
@@ -64,10 +66,11 @@ pub struct TransferReport {
 impl Report for TransferReport {
     fn title(&self) -> String {
         format!(
-            "transfer: {} ({} bytes), {}, {} connection(s), {:.1} s against {}",
+            "transfer: {} ({} bytes), {}{}, {} connection(s), {:.1} s against {}",
             self.file,
             thousands(self.file_size),
             self.encoding,
+            if self.tls { " over TLS" } else { "" },
             self.connections,
             self.seconds,
             self.server
@@ -121,7 +124,11 @@ pub fn run(
     server_pid: Option<u32>,
 ) -> Result<TransferReport, BoxError> {
     FileName::new(&args.file)?;
-    let mut client = probe::client(addr)?;
+    let secure = |server| match args.use_tls() {
+        true => probe::tls(server, args.ca.as_deref(), args.tls_name.as_deref()),
+        false => Ok(server),
+    };
+    let mut client = probe::client_of(&secure(probe::server(addr, probe::setup_timeouts()))?)?;
     let size = probe::size(&mut client, &args.file)?;
     drop(client);
     if size == 0 {
@@ -130,13 +137,13 @@ pub fn run(
     let conns = u64::from(args.connections).min(size);
     // Reads wait as long as the duration allows (each connection's
     // deadline); connecting and writing as long as setup may.
-    let server = probe::server(
+    let server = secure(probe::server(
         addr,
         Timeouts {
             read: None,
             ..probe::setup_timeouts()
         },
-    );
+    ))?;
     let mut streams = Vec::new();
     for _ in 0..conns {
         streams.push(probe::connection(&server)?);
@@ -200,6 +207,7 @@ pub fn run(
         file: args.file.clone(),
         file_size: size,
         encoding: if args.raw { "raw" } else { "base64" },
+        tls: args.use_tls(),
         connections: conns as u32,
         seconds,
         payload_bytes: payload,

@@ -15,7 +15,9 @@ Exit codes:
   0  success
   1  usage error (bad option, argument or file name)
   2  the server refused a request (e.g. 202 file not found)
-  3  connection, I/O or protocol failure
+  3  connection, I/O or protocol failure, or a TLS certificate refused
+     (wrong host, expired, not signed by a trusted CA) or a server that
+     does not speak TLS
 
 Every failure is reported as one line on standard error.";
 
@@ -42,7 +44,8 @@ pub struct Cli {
 #[derive(Debug, Clone, clap::Args)]
 pub struct Global {
     /// Server host name or address, optionally with a port: `localhost`,
-    /// `10.0.0.7:2121`, `::1`, `[::1]:2121` (a port here wins over -p).
+    /// `10.0.0.7:2121`, `::1`, `[::1]:2121` (a port here wins over -p);
+    /// `hftps://HOST[:PORT]` for TLS, `hftp://HOST[:PORT]` for plain.
     #[arg(
         short = 'H',
         long,
@@ -53,16 +56,23 @@ pub struct Global {
         help_heading = "Global options"
     )]
     pub host: String,
-    /// Server port.
+    /// Server port [default: 19500, with TLS 19501].
     #[arg(
         short,
         long,
         env = "HFTP_PORT",
-        default_value_t = 19500,
         global = true,
         help_heading = "Global options"
     )]
-    pub port: u16,
+    pub port: Option<u16>,
+    /// Connect over TLS (the certificate is checked against the host as
+    /// typed, with the system's trusted CAs unless --ca is given).
+    #[arg(long, global = true, help_heading = "Global options")]
+    pub tls: bool,
+    /// Trust only the CA certificates in this PEM file (a private CA);
+    /// implies --tls.
+    #[arg(long, value_name = "FILE", global = true, value_hint = clap::ValueHint::FilePath, help_heading = "Global options")]
+    pub ca: Option<PathBuf>,
     /// Seconds to wait for the connection and for each read or write
     /// (0: wait forever).
     #[arg(
@@ -80,6 +90,19 @@ pub struct Global {
 }
 
 impl Global {
+    /// Whether to connect over TLS: `--tls`, `--ca` or `hftps://`.
+    pub fn use_tls(&self) -> bool {
+        self.tls || self.ca.is_some() || self.host.starts_with("hftps://")
+    }
+
+    /// The port when `-H` names none: `-p`, or 19500 (19501 with TLS).
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.use_tls() {
+            true => hftp_client::tls::DEFAULT_PORT,
+            false => 19500,
+        })
+    }
+
     /// The timeout as the library wants it: `None` waits forever.
     pub fn timeout(&self) -> Option<Duration> {
         (!self.timeout.is_zero()).then_some(self.timeout)

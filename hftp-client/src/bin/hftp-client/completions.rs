@@ -13,7 +13,7 @@ use std::time::Duration;
 use clap::{CommandFactory, FromArgMatches};
 use clap_complete::env::Shells;
 use clap_complete::{CompleteEnv, CompletionCandidate, Shell};
-use hftp_client::{Client, Timeouts};
+use hftp_client::Timeouts;
 
 use crate::args::{Cli, Global};
 use crate::fail::{self, Failure};
@@ -125,7 +125,9 @@ pub fn remote_names(current: &OsStr) -> Vec<CompletionCandidate> {
         write: Some(PATIENCE),
         operation: Some(PATIENCE),
     };
-    let Ok(mut client) = Client::connect_with(connect::address(&global), timeouts) else {
+    let Ok(mut client) = connect::server_with(&global, timeouts)
+        .and_then(|s| s.connect().map_err(|e| connect::failure(&global, &e)))
+    else {
         return Vec::new();
     };
     let names = client.list().unwrap_or_default();
@@ -192,7 +194,10 @@ mod tests {
 
     fn named(words: &[&str]) -> (String, u16) {
         let global = server_named(words.iter().map(OsString::from).collect()).unwrap();
-        (global.host, global.port)
+        {
+            let port = global.port();
+            (global.host, port)
+        }
     }
 
     #[test]

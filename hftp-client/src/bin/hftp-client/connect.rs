@@ -1,6 +1,7 @@
 //! Reaching the server named by `-H/--host` and `-p/--port`: the
 //! library's [`Server`], and a [`Client`] connected to it.
 
+use hftp_client::tls::TlsConfig;
 use hftp_client::{Client, Error, Server, Timeouts};
 
 use crate::args::Global;
@@ -10,7 +11,7 @@ use crate::fail::{self, Failure};
 /// given in `-H HOST:PORT` wins over `-p`.
 pub fn address(global: &Global) -> String {
     let (host, port) = split_host(&global.host).unwrap_or((&global.host, None));
-    let port = port.unwrap_or(global.port);
+    let port = port.unwrap_or(global.port());
     match host.contains(':') {
         true => format!("[{host}]:{port}"),
         false => format!("{host}:{port}"),
@@ -18,9 +19,19 @@ pub fn address(global: &Global) -> String {
 }
 
 /// `-H`: a host name or address, optionally with a port: `localhost`,
-/// `10.0.0.7:2121`, `::1`, `[::1]`, `[::1]:2121`. Returns the host
-/// (without brackets) and the port, if one was given.
+/// `10.0.0.7:2121`, `::1`, `[::1]`, `[::1]:2121`, each optionally as
+/// `hftps://...` or `hftp://...` (a `/` at the end is allowed). Returns
+/// the host (without brackets) and the port, if one was given.
 pub fn split_host(text: &str) -> Result<(&str, Option<u16>), String> {
+    let text = match text.split_once("://") {
+        Some(("hftps" | "hftp", rest)) => rest.strip_suffix('/').unwrap_or(rest),
+        Some((scheme, _)) => {
+            return Err(format!(
+                "'{scheme}://' is not a scheme of HFTP (hftp:// or hftps://)"
+            ))
+        }
+        None => text,
+    };
     let port = |p: &str| {
         p.parse::<u16>()
             .map_err(|_| format!("'{p}' in '{text}' is not a port number (0-65535)"))
@@ -59,7 +70,24 @@ pub fn parse_host(text: &str) -> Result<String, String> {
 /// The server `-H`/`-p` name, with the `--timeout` applied to
 /// connecting, reading and writing.
 pub fn server(global: &Global) -> Result<Server, Failure> {
-    Server::new(address(global), Timeouts::uniform(global.timeout())).map_err(|e| {
+    server_with(global, Timeouts::uniform(global.timeout()))
+}
+
+/// The server `-H`/`-p` name, reached with `timeouts`, over TLS when
+/// [`Global::use_tls`] says so.
+pub fn server_with(global: &Global, timeouts: Timeouts) -> Result<Server, Failure> {
+    let made = match global.use_tls() {
+        false => Server::new(address(global), timeouts),
+        true => {
+            let config = match &global.ca {
+                Some(file) => TlsConfig::from_ca_file(file),
+                None => TlsConfig::platform(),
+            }
+            .map_err(|e| Failure::new(fail::FAILED, fail::describe(&e)))?;
+            Server::tls(&address(global), &config, timeouts)
+        }
+    };
+    made.map_err(|e| {
         let (host, _) = split_host(&global.host).unwrap_or((&global.host, None));
         Failure::new(
             fail::FAILED,
@@ -114,5 +142,8 @@ mod tests {
         assert!(split_host("[::1]2121").is_err());
         assert!(split_host(":2121").is_err());
         assert!(split_host("").is_err());
+        assert_eq!(split_host("hftps://localhost"), Ok(("localhost", None)));
+        assert_eq!(split_host("hftp://[::1]:2121/"), Ok(("::1", Some(2121))));
+        assert!(split_host("http://localhost").is_err());
     }
 }

@@ -4,7 +4,6 @@
 //! `progress` shows it.
 
 use std::fs;
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 
 use hftp_client::{part_path, Client, DownloadOptions, Error};
@@ -23,7 +22,7 @@ const MIN_SPLIT: u64 = 256 << 10;
 /// at the end); after a connection failure the next file gets a fresh
 /// connection (exit 3 at the end). `client` may be replaced by such a
 /// fresh connection.
-pub fn run(client: &mut Client<TcpStream>, global: &Global, args: &GetArgs) -> Result<(), Failure> {
+pub fn run(client: &mut Client, global: &Global, args: &GetArgs) -> Result<(), Failure> {
     check(args)?;
     let mut worst = Worst::default();
     let names = match args.all {
@@ -75,7 +74,7 @@ pub fn run(client: &mut Client<TcpStream>, global: &Global, args: &GetArgs) -> R
             cancel: interrupt::cancel(),
         };
         let progress = reporter.file(name, *size);
-        let armed = interrupt::arm(client.connection().get_ref());
+        let armed = interrupt::arm(client.connection().get_ref().tcp());
         let result = server.download_with(client, name, &dest, &options, &|p| progress.update(p));
         drop(armed);
         if result.is_err() && interrupt::interrupted() {
@@ -194,7 +193,7 @@ pub fn check(args: &GetArgs) -> Result<(), Failure> {
 
 /// `--all`: the names the server lists, each checked before it becomes a
 /// local path (a hostile listing could hold `../x`).
-fn listed(client: &mut Client<TcpStream>, worst: &mut Worst) -> Result<Vec<String>, Failure> {
+fn listed(client: &mut Client, worst: &mut Worst) -> Result<Vec<String>, Failure> {
     let names = client
         .list()
         .map_err(|e| Failure::from_error("get --all", &e))?;

@@ -59,7 +59,7 @@ fn main() -> ExitCode {
         Err(e) => return Failure::usage(fail::clap_line(&e, "--help")).report(),
     };
     if let Command::Check(args) = &cli.command {
-        return check::run(args, &cli.global.host, cli.global.port);
+        return check::run(args, &cli.global.host, cli.global.port());
     }
     fail::set_timeout(cli.global.timeout());
     match run(&cli) {

@@ -361,7 +361,7 @@ impl Session {
     /// half-closes the connection.
     fn finish(&mut self) {
         let _ = self.conn.flush();
-        let _ = self.conn.get_ref().shutdown(Shutdown::Write);
+        let _ = self.conn.get_ref().tcp().shutdown(Shutdown::Write);
     }
 }
 

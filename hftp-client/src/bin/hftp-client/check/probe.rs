@@ -141,7 +141,7 @@ impl Probe {
             )
         })?;
         let _ = stream.set_nodelay(true);
-        let mut conn = Connection::tcp(stream, Timeouts::uniform(None));
+        let mut conn = Connection::over(stream.into(), Timeouts::uniform(None));
         conn.set_deadline(Some(deadline));
         Ok(Probe {
             conn,
@@ -257,7 +257,7 @@ impl Probe {
     /// ended, or `Data` when bytes wait to be read.
     pub fn peek_close(&mut self, within: Duration) -> Close {
         let asked = Instant::now();
-        let stream = self.conn.get_ref();
+        let stream = self.conn.get_ref().tcp();
         let _ = stream.set_read_timeout(Some(within.max(Duration::from_millis(1))));
         let got = stream.peek(&mut [0]);
         let _ = stream.set_read_timeout(None);
@@ -272,7 +272,7 @@ impl Probe {
 
     /// The socket.
     pub fn stream(&self) -> &TcpStream {
-        self.conn.get_ref()
+        self.conn.get_ref().tcp()
     }
 
     /// The connection underneath.

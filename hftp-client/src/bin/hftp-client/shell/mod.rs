@@ -10,7 +10,6 @@
 
 use std::cell::RefCell;
 use std::io::{self, BufRead, IsTerminal, Write};
-use std::net::TcpStream;
 use std::path::PathBuf;
 use std::rc::Rc;
 
@@ -113,7 +112,7 @@ pub fn run(global: &Global) -> Result<(), Failure> {
                 }
             },
         };
-        let armed = interrupt::arm(session.connection().get_ref());
+        let armed = interrupt::arm(session.connection().get_ref().tcp());
         let result = execute(session, global, &command, &names);
         drop(armed);
         if interrupt::interrupted() {
@@ -149,8 +148,12 @@ pub fn run(global: &Global) -> Result<(), Failure> {
 /// Whether the server closed `client`'s connection, or sent something
 /// unasked, while no request was in flight: a look at the socket that
 /// does not wait.
-fn closed_while_idle(client: &mut Client<TcpStream>) -> bool {
-    let socket = client.connection().get_ref();
+fn closed_while_idle(client: &mut Client) -> bool {
+    let stream = client.connection().get_ref();
+    // Over TLS the server may send records unasked (session tickets):
+    // only the end of the stream counts there.
+    let tls = stream.is_tls();
+    let socket = stream.tcp();
     if socket.set_nonblocking(true).is_err() {
         return false;
     }
@@ -159,13 +162,13 @@ fn closed_while_idle(client: &mut Client<TcpStream>) -> bool {
     match looked {
         Err(e) => e.kind() != io::ErrorKind::WouldBlock,
         // End of stream (closed), or bytes nobody asked for.
-        Ok(_) => true,
+        Ok(n) => n == 0 || !tls,
     }
 }
 
 /// Runs one command on the connection.
 fn execute(
-    client: &mut Client<TcpStream>,
+    client: &mut Client,
     global: &Global,
     command: &ShellCommand,
     names: &RefCell<Vec<String>>,
