@@ -310,6 +310,18 @@ pub(crate) fn handshake_error(e: io::Error, name: &ServerName<'static>) -> Error
                 not_after: "an unknown date".into(),
             },
             CertificateError::UnknownIssuer => TlsError::UntrustedIssuer,
+            // webpki's own error, for a CA certificate presented as the
+            // server's (a self-signed certificate made without
+            // basicConstraints CA:FALSE).
+            CertificateError::Other(other)
+                if format!("{other:?}").contains("CaUsedAsEndEntity") =>
+            {
+                TlsError::Certificate(
+                    "it is a CA certificate, not a server's (a self-signed one needs \
+                     basicConstraints CA:FALSE)"
+                        .into(),
+                )
+            }
             other => TlsError::Certificate(format!("{other:?}")),
         },
         rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. } => {
