@@ -3,12 +3,17 @@
 //! the I/O that carries out what the session asks for: reads, writes, raw
 //! file ranges, shutting the write side, probing the send queue, closing.
 //!
+//! When the connection owes a PROXY protocol header, the first reads go
+//! to its [`HeaderReader`] until the header is complete; the bytes after
+//! it go to the session, and the worker is told (see
+//! [`Conn::take_header_done`]) so that it admits the real address.
+//!
 //! No protocol decision is made here: when to read, what to send, when to
 //! time out and how to close are the session's.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -16,6 +21,7 @@ use mio::net::TcpStream;
 
 use crate::file_service::{Reply, Route, Started};
 use crate::files::{FileReply, FileRequest};
+use crate::proxy::{HeaderReader, Invalid, Progress};
 use crate::session::{Close, Session, SessionConfig, Transmit};
 use crate::shared::Shared;
 use crate::sys;
@@ -28,12 +34,20 @@ pub enum Ended {
     Closed(Close),
     /// The socket failed (reset by the peer, ...).
     Io(io::Error),
+    /// Its PROXY protocol header was missing, malformed, oversized or late.
+    Proxy(Invalid),
+    /// The address its PROXY header named holds `--max-connections-per-ip`
+    /// connections already.
+    OverLimit,
 }
 
 impl Ended {
     /// Whether this end resets the connection instead of closing it.
     pub fn resets(&self) -> bool {
-        matches!(self, Ended::Closed(Close { abort: true, .. }))
+        matches!(
+            self,
+            Ended::Closed(Close { abort: true, .. }) | Ended::OverLimit
+        )
     }
 }
 
@@ -42,6 +56,8 @@ impl std::fmt::Display for Ended {
         match self {
             Ended::Closed(close) => write!(f, "{}", close.reason),
             Ended::Io(e) => write!(f, "I/O error: {e}"),
+            Ended::Proxy(why) => write!(f, "{why}"),
+            Ended::OverLimit => write!(f, "past --max-connections-per-ip"),
         }
     }
 }
@@ -77,6 +93,14 @@ pub struct Conn {
     read_closed: bool,
     /// The socket may take more bytes; cleared by `WouldBlock`.
     writable: bool,
+    /// The PROXY header still to be read, if the connection owes one.
+    header: Option<HeaderReader>,
+    /// The header was complete in the last turn: the worker has yet to
+    /// admit [`Conn::peer`].
+    header_done: bool,
+    /// The address the per-address limit counts this connection under
+    /// (`None`: not counted yet).
+    pub counted: Option<IpAddr>,
 }
 
 impl Conn {
@@ -97,10 +121,25 @@ impl Conn {
             readable: true,
             read_closed: false,
             writable: true,
+            header: None,
+            header_done: false,
+            counted: None,
         }
     }
 
-    /// The client's address.
+    /// The connection must begin with a PROXY header, read by `reader`.
+    pub fn expect_header(&mut self, reader: HeaderReader) {
+        self.header = Some(reader);
+    }
+
+    /// Whether its PROXY header was complete in the last turn (once):
+    /// [`Conn::peer`] is now the address it named.
+    pub fn take_header_done(&mut self) -> bool {
+        std::mem::take(&mut self.header_done)
+    }
+
+    /// The client's address: the socket's peer, or the source its PROXY
+    /// header named once that is read.
     pub fn peer(&self) -> SocketAddr {
         self.peer
     }
@@ -140,6 +179,15 @@ impl Conn {
         now: Instant,
     ) -> Option<Ended> {
         self.session.begin_turn();
+        if self.header.is_some() {
+            if let Err(ended) = self.read_header(bufs, now) {
+                return Some(ended);
+            }
+            if self.header.is_some() || self.header_done {
+                // Waiting for the rest, or for the worker's admission.
+                return self.session.poll_close().map(Ended::Closed);
+            }
+        }
         loop {
             let mut moved = false;
             // File work first: lookups and reads answered at once (from
@@ -231,6 +279,44 @@ impl Conn {
         }
     }
 
+    /// Reads into the PROXY header while the socket has bytes; when it is
+    /// complete, the bytes after it go to the session.
+    fn read_header(&mut self, bufs: &mut Buffers, now: Instant) -> Result<(), Ended> {
+        while self.readable {
+            let Some(header) = self.header.as_mut() else {
+                return Ok(());
+            };
+            let n = match (&self.stream).read(&mut bufs.read) {
+                Ok(0) => return Err(Ended::Proxy(header.handle_eof())),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.readable = false;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Ended::Io(e)),
+            };
+            if n < bufs.read.len() && !self.read_closed {
+                self.readable = false;
+            }
+            match header.handle_input(&bufs.read[..n]) {
+                Progress::NeedMore => {}
+                Progress::Done { source, used } => {
+                    if let Some(source) = source {
+                        self.peer = source;
+                    }
+                    self.header = None;
+                    self.header_done = true;
+                    if used < n {
+                        self.session.handle_input(&bufs.read[used..n], now);
+                    }
+                }
+                Progress::Invalid(why) => return Err(Ended::Proxy(why)),
+            }
+        }
+        Ok(())
+    }
+
     /// The reply to the session's file-system request came, at `now`.
     pub fn handle_file_reply(&mut self, reply: Reply, now: Instant) {
         reply.with(|reply| self.session.handle_file_reply(reply, now));
@@ -245,13 +331,20 @@ impl Conn {
     /// Makes sure the worker's `timers` wake this connection (slab `key`)
     /// by its session's next deadline.
     pub fn arm(&mut self, timers: &mut Timers, key: usize) {
-        let deadline = self.session.poll_timeout();
+        let mut deadline = self.session.poll_timeout();
+        if let Some(header) = &self.header {
+            let due = header.poll_timeout();
+            deadline = Some(deadline.map_or(due, |d| d.min(due)));
+        }
         timers.arm(&mut self.armed, deadline, key, self.id);
     }
 
     /// Handles the session's deadlines at `now`, asking the socket how much
     /// the peer has acknowledged first when the session wants to know.
     pub fn handle_timeout(&mut self, now: Instant) -> Option<Ended> {
+        if let Some(header) = self.header.as_ref().filter(|h| h.handle_timeout(now)) {
+            return Some(Ended::Proxy(header.late()));
+        }
         if self.session.wants_send_queue(now) {
             self.session
                 .handle_send_queue(sys::unacked(&self.stream), now);

@@ -116,6 +116,7 @@ mod output;
 mod peers;
 mod placement;
 mod pool;
+mod proxy;
 mod published;
 mod server;
 pub mod session;
@@ -124,6 +125,8 @@ mod sys;
 mod timers;
 mod worker;
 
+pub use ipnet::IpNet;
+pub use proxy::ProxyOptions;
 pub use server::{OpenConnections, RunningServer, Server, ServerError, ServerOptions};
 
 /// Raises this process's soft open-files limit to its hard limit, and

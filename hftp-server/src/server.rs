@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::file_service::FileService;
 use crate::peers::Peers;
 use crate::pool::Pool;
+use crate::proxy::ProxyOptions;
 use crate::published::Published;
 use crate::shared::{Shared, WorkerShare};
 use crate::sys;
@@ -56,6 +57,11 @@ pub struct ServerOptions {
     pub max_connections_per_ip: Option<usize>,
     /// Most file-system threads (they start as needed).
     pub fs_threads: usize,
+    /// The PROXY protocol (docs/PROTOCOL.md §6): when set, connections
+    /// (all, or those from [`ProxyOptions::from`]) must begin with a v1 or
+    /// v2 header within `request_timeout`, and the address it names is
+    /// the client's. `None` (the default): off.
+    pub proxy_protocol: Option<ProxyOptions>,
 }
 
 impl Default for ServerOptions {
@@ -74,6 +80,7 @@ impl Default for ServerOptions {
             fs_timeout: Duration::from_secs(10),
             max_connections_per_ip: None,
             fs_threads: 64,
+            proxy_protocol: None,
         }
     }
 }
@@ -162,6 +169,7 @@ impl Server {
                 max_request_bytes: options.max_request_bytes,
                 shutdown_grace: options.shutdown_grace,
                 fs_timeout: options.fs_timeout,
+                proxy: options.proxy_protocol.clone(),
             },
             files: FileService::new(published, pool, options.fs_timeout),
             peers: Peers::new(options.max_connections_per_ip),

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use hftp_server::{Server, ServerError, ServerOptions};
+use hftp_server::{ProxyOptions, Server, ServerError, ServerOptions};
 
 use args::Args;
 
@@ -95,6 +95,9 @@ fn run(args: Args) -> Result<(), String> {
         max_connections_per_ip: args
             .max_connections_per_ip
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        proxy_protocol: args.proxy_protocol.then(|| ProxyOptions {
+            from: args.proxy_from.clone(),
+        }),
         ..ServerOptions::default()
     })
     .map_err(|e| match e {
