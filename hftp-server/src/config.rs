@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::proxy::ProxyOptions;
 use crate::session::SessionConfig;
 
 /// Limits and timeouts every connection is held to.
@@ -21,6 +22,8 @@ pub struct Config {
     /// A file-system operation not done this long after a request asked
     /// for it answers that request `199`.
     pub fs_timeout: Duration,
+    /// Which connections owe a PROXY protocol header (`None`: off).
+    pub proxy: Option<ProxyOptions>,
 }
 
 impl Config {

@@ -4,12 +4,17 @@
 //! session asks for: reads, writes, raw file ranges, shutting the write
 //! side, probing the send queue, closing.
 //!
+//! When the connection owes a PROXY protocol header, the first reads go
+//! to its [`HeaderReader`] until the header is complete; the bytes after
+//! it go to the session, and the worker is told (see
+//! [`Conn::take_header_done`]) so that it admits the real address.
+//!
 //! No protocol decision is made here: when to read, what to send, when to
 //! time out and how to close are the session's.
 
 use std::fs::File;
-use std::io;
-use std::net::SocketAddr;
+use std::io::{self, Read};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,6 +23,7 @@ use mio::net::TcpStream;
 use crate::file_service::{Reply, Route, Started};
 use crate::files::{FileReply, FileRequest};
 use crate::metrics::{CloseReason, Metrics};
+use crate::proxy::{HeaderReader, Invalid, Progress};
 use crate::request_log;
 use crate::session::{Close, Reason, Session, SessionConfig, Transmit};
 use crate::shared::Shared;
@@ -36,12 +42,20 @@ pub enum Ended {
     Tls(rustls::Error),
     /// The TLS handshake was not done within the request timeout.
     HandshakeTimeout,
+    /// Its PROXY protocol header was missing, malformed, oversized or late.
+    Proxy(Invalid),
+    /// The address its PROXY header named holds `--max-connections-per-ip`
+    /// connections already.
+    OverLimit,
 }
 
 impl Ended {
     /// Whether this end resets the connection instead of closing it.
     pub fn resets(&self) -> bool {
-        matches!(self, Ended::Closed(Close { abort: true, .. }))
+        matches!(
+            self,
+            Ended::Closed(Close { abort: true, .. }) | Ended::OverLimit
+        )
     }
 
     /// How the metrics count this end.
@@ -60,6 +74,8 @@ impl Ended {
             Ended::Io(_) => CloseReason::Io,
             Ended::Tls(_) => CloseReason::Tls,
             Ended::HandshakeTimeout => CloseReason::Handshake,
+            Ended::Proxy(_) => CloseReason::Proxy,
+            Ended::OverLimit => CloseReason::Limit,
         }
     }
 }
@@ -71,6 +87,8 @@ impl std::fmt::Display for Ended {
             Ended::Io(e) => write!(f, "I/O error: {e}"),
             Ended::Tls(e) => write!(f, "TLS error: {e}"),
             Ended::HandshakeTimeout => f.write_str("TLS handshake not completed in time"),
+            Ended::Proxy(why) => write!(f, "{why}"),
+            Ended::OverLimit => write!(f, "past --max-connections-per-ip"),
         }
     }
 }
@@ -109,6 +127,14 @@ pub struct Conn {
     writable: bool,
     /// Whether this connection counts in the slices-in-flight gauge.
     slice_counted: bool,
+    /// The PROXY header still to be read, if the connection owes one.
+    header: Option<HeaderReader>,
+    /// The header was complete in the last turn: the worker has yet to
+    /// admit [`Conn::peer`].
+    header_done: bool,
+    /// The address the per-address limit counts this connection under
+    /// (`None`: not counted yet).
+    pub counted: Option<IpAddr>,
 }
 
 impl Conn {
@@ -132,12 +158,32 @@ impl Conn {
             read_closed: false,
             writable: true,
             slice_counted: false,
+            header: None,
+            header_done: false,
+            counted: None,
         }
     }
 
-    /// The client's address.
+    /// The connection must begin with a PROXY header, read by `reader`.
+    pub fn expect_header(&mut self, reader: HeaderReader) {
+        self.header = Some(reader);
+    }
+
+    /// Whether its PROXY header was complete in the last turn (once):
+    /// [`Conn::peer`] is now the address it named.
+    pub fn take_header_done(&mut self) -> bool {
+        std::mem::take(&mut self.header_done)
+    }
+
+    /// The client's address: the socket's peer, or the source its PROXY
+    /// header named once that is read.
     pub fn peer(&self) -> SocketAddr {
         self.peer
+    }
+
+    /// Whether it is a TLS connection.
+    pub fn is_tls(&self) -> bool {
+        !self.transport.is_plain()
     }
 
     /// The session.
@@ -202,6 +248,15 @@ impl Conn {
     ) -> Option<Ended> {
         self.session.begin_turn();
         self.transport.begin_turn();
+        if self.header.is_some() {
+            if let Err(ended) = self.read_header(bufs, now) {
+                return Some(ended);
+            }
+            if self.header.is_some() || self.header_done {
+                // Waiting for the rest, or for the worker's admission.
+                return self.session.poll_close().map(Ended::Closed);
+            }
+        }
         loop {
             let mut moved = false;
             // File work first: lookups and reads answered at once (from
@@ -309,6 +364,53 @@ impl Conn {
         }
     }
 
+    /// Reads into the PROXY header while the socket has bytes; when it is
+    /// complete, the bytes after it go to the session.
+    fn read_header(&mut self, bufs: &mut Buffers, now: Instant) -> Result<(), Ended> {
+        while self.readable {
+            let Some(header) = self.header.as_mut() else {
+                return Ok(());
+            };
+            let n = match (&self.stream).read(&mut bufs.read) {
+                Ok(0) => return Err(Ended::Proxy(header.handle_eof())),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.readable = false;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Ended::Io(e)),
+            };
+            if n < bufs.read.len() && !self.read_closed {
+                self.readable = false;
+            }
+            match header.handle_input(&bufs.read[..n]) {
+                Progress::NeedMore => {}
+                Progress::Done { source, used } => {
+                    if let Some(source) = source {
+                        self.peer = source;
+                    }
+                    self.header = None;
+                    self.header_done = true;
+                    if used < n {
+                        // The next stage's first bytes: TLS's, or HFTP's.
+                        let rest = &bufs.read[used..n];
+                        if self.transport.is_plain() {
+                            self.session.handle_input(rest, now);
+                        } else {
+                            self.transport.feed(rest).map_err(|e| match e {
+                                Failure::Io(e) => Ended::Io(e),
+                                Failure::Tls(e) => Ended::Tls(e),
+                            })?;
+                        }
+                    }
+                }
+                Progress::Invalid(why) => return Err(Ended::Proxy(why)),
+            }
+        }
+        Ok(())
+    }
+
     /// The reply to the session's file-system request came, at `now`.
     pub fn handle_file_reply(&mut self, reply: Reply, now: Instant) {
         reply.with(|reply| self.session.handle_file_reply(reply, now));
@@ -323,16 +425,23 @@ impl Conn {
     /// Makes sure the worker's `timers` wake this connection (slab `key`)
     /// by its session's next deadline.
     pub fn arm(&mut self, timers: &mut Timers, key: usize) {
-        let deadline = match (self.session.poll_timeout(), self.transport.poll_timeout()) {
+        let mut deadline = match (self.session.poll_timeout(), self.transport.poll_timeout()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        if let Some(header) = &self.header {
+            let due = header.poll_timeout();
+            deadline = Some(deadline.map_or(due, |d| d.min(due)));
+        }
         timers.arm(&mut self.armed, deadline, key, self.id);
     }
 
     /// Handles the session's deadlines at `now`, asking the socket how much
     /// the peer has acknowledged first when the session wants to know.
     pub fn handle_timeout(&mut self, now: Instant) -> Option<Ended> {
+        if let Some(header) = self.header.as_ref().filter(|h| h.handle_timeout(now)) {
+            return Some(Ended::Proxy(header.late()));
+        }
         if self.transport.handshake_overdue(now) {
             return Some(Ended::HandshakeTimeout);
         }
@@ -359,7 +468,7 @@ impl Conn {
         metrics.closed(ended.metrics_reason(), true);
         if ended.resets() {
             sys::set_abortive_close(&self.stream);
-        } else if !matches!(ended, Ended::Io(_)) && !self.transport.is_plain() {
+        } else if !matches!(ended, Ended::Io(_) | Ended::Proxy(_)) && !self.transport.is_plain() {
             self.transport.finish(&self.stream);
             drain(&self.stream);
         }

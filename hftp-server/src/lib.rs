@@ -125,6 +125,7 @@ mod output;
 mod peers;
 mod placement;
 mod pool;
+mod proxy;
 mod published;
 mod request_log;
 mod server;
@@ -136,6 +137,8 @@ mod tls;
 mod transport;
 mod worker;
 
+pub use ipnet::IpNet;
+pub use proxy::ProxyOptions;
 pub use server::{
     OpenConnections, RunningServer, Server, ServerError, ServerOptions, TlsOptions, TlsReloader,
 };

@@ -21,6 +21,7 @@ use crate::metrics::Metrics;
 use crate::metrics_http::MetricsHttp;
 use crate::peers::Peers;
 use crate::pool::Pool;
+use crate::proxy::ProxyOptions;
 use crate::published::Published;
 use crate::shared::{Shared, WorkerShare};
 use crate::sys;
@@ -68,6 +69,11 @@ pub struct ServerOptions {
     /// (port 0 picks a free one: see [`Server::metrics_addr`]). Meant for
     /// a private address.
     pub metrics_address: Option<SocketAddr>,
+    /// The PROXY protocol (docs/PROTOCOL.md §6): when set, connections
+    /// (all, or those from [`ProxyOptions::from`]) must begin with a v1 or
+    /// v2 header within `request_timeout`, and the address it names is
+    /// the client's. `None` (the default): off.
+    pub proxy_protocol: Option<ProxyOptions>,
 }
 
 /// Where and with which certificate HFTP is served over TLS.
@@ -100,6 +106,7 @@ impl Default for ServerOptions {
             plain: true,
             tls: None,
             metrics_address: None,
+            proxy_protocol: None,
         }
     }
 }
@@ -300,6 +307,7 @@ impl Server {
                 max_request_bytes: options.max_request_bytes,
                 shutdown_grace: options.shutdown_grace,
                 fs_timeout: options.fs_timeout,
+                proxy: options.proxy_protocol.clone(),
             },
             files: FileService::new(published, pool, options.fs_timeout, Arc::clone(&metrics)),
             peers: Peers::new(options.max_connections_per_ip),

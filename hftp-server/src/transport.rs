@@ -121,6 +121,23 @@ impl Transport {
         matches!(self, Transport::Tls(tls) if tls.budget == 0)
     }
 
+    /// Hands TLS bytes read from the socket by an earlier stage (what
+    /// followed a PROXY header in the same read).
+    pub fn feed(&mut self, mut bytes: &[u8]) -> Result<(), Failure> {
+        let Transport::Tls(tls) = self else {
+            return Ok(());
+        };
+        while !bytes.is_empty() {
+            tls.conn.read_tls(&mut bytes).map_err(Failure::Io)?;
+            let state = tls.conn.process_new_packets().map_err(|e| {
+                tls.notified = true;
+                Failure::Tls(e)
+            })?;
+            tls.plaintext = state.plaintext_bytes_to_read() > 0 || state.peer_has_closed();
+        }
+        Ok(())
+    }
+
     /// Whether a read may bring bytes without the socket being readable.
     pub fn holds_input(&self) -> bool {
         match self {

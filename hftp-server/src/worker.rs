@@ -27,6 +27,7 @@ use crate::balancer::{plan_moves, Balancer};
 use crate::budget;
 use crate::conn::{Buffers, Conn, Ended};
 use crate::file_service::Route;
+use crate::proxy::HeaderReader;
 use crate::session::{Close, Reason, FILE_CHUNK};
 use crate::shared::Shared;
 use crate::sys;
@@ -250,7 +251,15 @@ impl Worker {
                 }
             };
             let tls = listener.tls;
-            if !self.shared.peers.admit(peer.ip(), now) {
+            // A connection that owes a PROXY header is admitted under the
+            // address the header names, once it is read (`drive`).
+            let owes_header = self
+                .shared
+                .config
+                .proxy
+                .as_ref()
+                .is_some_and(|proxy| proxy.owes_header(peer.ip()));
+            if !owes_header && !self.shared.peers.admit(peer.ip(), now) {
                 // Past the per-address limit: closed at once (a reset, so
                 // that a flood leaves nothing behind), logged by `admit`.
                 sys::set_abortive_close(&stream);
@@ -264,23 +273,26 @@ impl Worker {
                 Ok(transport) => transport,
                 Err(e) => {
                     warn!("cannot start TLS for {peer}: {e}");
-                    self.shared.peers.release(peer.ip());
+                    if !owes_header {
+                        self.shared.peers.release(peer.ip());
+                    }
                     self.shared.active.fetch_sub(1, Ordering::AcqRel);
                     continue;
                 }
             };
             let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-            let conn = Conn::new(
-                stream,
-                peer,
-                transport,
-                self.shared.config.session(),
-                id,
-                now,
-            );
+            let config = &self.shared.config;
+            let mut conn = Conn::new(stream, peer, transport, config.session(), id, now);
+            if owes_header {
+                conn.expect_header(HeaderReader::new(now, config.request_timeout));
+            } else {
+                conn.counted = Some(peer.ip());
+            }
             if let Some(key) = self.watch(conn) {
                 self.shared.metrics.accepted(true);
-                info!(peer = %peer, tls, "Connected by: {peer}{}", if tls { " (TLS)" } else { "" });
+                if !owes_header {
+                    info!(peer = %peer, tls, "Connected by: {peer}{}", if tls { " (TLS)" } else { "" });
+                }
                 self.publish_count();
                 // Its first bytes may be there already: a turn after this
                 // round's events. Not now: a turn can close it, a close
@@ -316,7 +328,9 @@ impl Worker {
             Interest::READABLE | Interest::WRITABLE,
         ) {
             warn!("cannot watch a connection from {}: {e}", conn.peer());
-            self.shared.peers.release(conn.peer().ip());
+            if let Some(ip) = conn.counted {
+                self.shared.peers.release(ip);
+            }
             self.shared.active.fetch_sub(1, Ordering::AcqRel);
             return None;
         }
@@ -404,6 +418,20 @@ impl Worker {
             self.close(key, ended, now);
             return;
         }
+        if conn.take_header_done() {
+            // Its PROXY header named the client: admitted under that
+            // address, then the bytes after the header are served.
+            let peer = conn.peer();
+            if !self.shared.peers.admit(peer.ip(), now) {
+                self.close(key, Ended::OverLimit, now);
+                return;
+            }
+            conn.counted = Some(peer.ip());
+            let tls = conn.is_tls();
+            info!(peer = %peer, tls, "Connected by: {peer}{}", if tls { " (TLS)" } else { "" });
+            self.drive(key, id, now);
+            return;
+        }
         if conn.turn_spent() {
             self.ready.push_back((key, id));
         }
@@ -460,14 +488,18 @@ impl Worker {
                 "{}: a file shrank while a slice of it was being sent; connection reset",
                 conn.peer()
             ),
+            // Once, with the socket's address (the header named none).
+            Ended::Proxy(why) => warn!("{}: {why}; connection closed", conn.peer()),
             _ => {}
         }
         let reset = if ended.resets() { ", reset" } else { "" };
         let peer = conn.peer();
         info!(peer = %peer, "Closing connection {peer} ({ended}){reset}");
-        let ip = peer.ip();
+        let counted = conn.counted;
         conn.close(&ended, &self.shared.metrics);
-        self.shared.peers.release(ip);
+        if let Some(ip) = counted {
+            self.shared.peers.release(ip);
+        }
         self.shared.active.fetch_sub(1, Ordering::AcqRel);
         self.publish_count();
         // A slot is free: take a client waiting in the backlog, if any.

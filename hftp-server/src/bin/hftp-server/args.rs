@@ -72,6 +72,16 @@ pub struct Args {
     /// public server.
     #[arg(env = "HFTP_MAX_CONNECTIONS_PER_IP", long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections_per_ip: Option<u64>,
+    /// Every connection must begin with a PROXY protocol v1 or v2 header
+    /// (from HAProxy `send-proxy-v2`, ...) naming the real client, within
+    /// --request-timeout; without one it is closed.
+    #[arg(long)]
+    pub proxy_protocol: bool,
+    /// With --proxy-protocol: only connections from these networks (the
+    /// load balancers) owe a header; others are served as direct clients.
+    /// Comma-separated, repeatable: 10.0.0.0/8,::1/128.
+    #[arg(long, value_name = "CIDR", value_delimiter = ',', value_parser = parse_net, requires = "proxy_protocol")]
+    pub proxy_from: Vec<hftp_server::IpNet>,
     /// Hard limit on a request line; longer lines get 101. Takes a suffix:
     /// 4K, 16M (binary), 64KiB, 1MB (decimal) [default: 16M].
     #[arg(env = "HFTP_MAX_REQUEST_BYTES", long, value_name = "SIZE", value_parser = parse_size)]
@@ -147,6 +157,14 @@ fn positive_secs(s: &str) -> Result<f64, String> {
         Ok(v) if v > 0.0 && v.is_finite() && v < 1e9 => Ok(v),
         _ => Err(format!("'{s}' is not a positive number of seconds")),
     }
+}
+
+/// `--proxy-from`: a network (`10.0.0.0/8`) or one address.
+fn parse_net(s: &str) -> Result<hftp_server::IpNet, String> {
+    let s = s.trim();
+    s.parse::<hftp_server::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(hftp_server::IpNet::from))
+        .map_err(|_| format!("'{s}' is not a network (examples: 10.0.0.0/8, 192.0.2.7, ::1/128)"))
 }
 
 /// `-a`: an address or a host name, without a port.

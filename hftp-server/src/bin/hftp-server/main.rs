@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches};
-use hftp_server::{Server, ServerError, ServerOptions, TlsOptions};
+use hftp_server::{ProxyOptions, Server, ServerError, ServerOptions, TlsOptions};
 
 use args::{Args, LogFormat};
 
@@ -70,8 +70,18 @@ fn main() -> ExitCode {
 /// The first line of a command-line error, without clap's `error: ` prefix.
 fn first_line(e: &clap::Error) -> String {
     let text = e.render().to_string();
-    let line = text.lines().next().unwrap_or_default();
-    line.strip_prefix("error: ").unwrap_or(line).to_owned()
+    let mut lines = text.lines();
+    let line = lines.next().unwrap_or_default();
+    let line = line.strip_prefix("error: ").unwrap_or(line);
+    // "the following required arguments were not provided:" names them
+    // on the next line.
+    match line.ends_with(':') {
+        true => match lines.map(str::trim).find(|l| !l.is_empty()) {
+            Some(next) => format!("{line} {next}"),
+            None => line.to_owned(),
+        },
+        false => line.to_owned(),
+    }
 }
 
 fn init_logging(args: &Args) {
@@ -166,6 +176,9 @@ fn run(args: Args, placed: &[&str]) -> Result<(), String> {
         plain: !args.no_plain,
         tls,
         metrics_address: args.metrics_address,
+        proxy_protocol: args.proxy_protocol.then(|| ProxyOptions {
+            from: args.proxy_from.clone(),
+        }),
         ..ServerOptions::default()
     };
     let from_systemd = inherited.is_some();
