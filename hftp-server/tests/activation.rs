@@ -21,32 +21,9 @@ use common::*;
 /// How long the server may take to come up or go down under load.
 const DEADLINE: Duration = Duration::from_secs(30);
 
-/// `tool` on `PATH`, or `None` (after saying so) when it may be missing.
+/// `name` (from Debian package `systemd`) on `PATH`, or `None`.
 fn tool(name: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join(name))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        let required = std::env::var("HFTP_REQUIRE_SYSTEMD").is_ok_and(|v| v == "1");
-        assert!(
-            !required,
-            "{name} not found on PATH, and HFTP_REQUIRE_SYSTEMD=1 (install Debian package systemd)"
-        );
-        println!("skipped: {name} not found on PATH (Debian package systemd)");
-    }
-    found
-}
-
-/// A port free now on 127.0.0.1 (`systemd-socket-activate` needs one
-/// before it starts; a clash makes [`Activated::start`] try another).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    common::tool(name, "HFTP_REQUIRE_SYSTEMD", "systemd")
 }
 
 /// `systemd-socket-activate` listening on a free port, ready to exec the

@@ -15,37 +15,18 @@ mod common;
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use common::free_port;
 
 /// How long anything may take under load.
 const DEADLINE: Duration = Duration::from_secs(30);
 
 fn haproxy() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join("haproxy"))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        let required = std::env::var("HFTP_REQUIRE_HAPROXY").is_ok_and(|v| v == "1");
-        assert!(
-            !required,
-            "haproxy not found on PATH, and HFTP_REQUIRE_HAPROXY=1 (install Debian package haproxy)"
-        );
-        println!("skipped: haproxy not found on PATH (Debian package haproxy)");
-    }
-    found
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    common::tool("haproxy", "HFTP_REQUIRE_HAPROXY", "haproxy")
 }
 
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {

@@ -17,6 +17,36 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+/// `name` on `PATH`, or `None` (after printing a skip line) when it may
+/// be missing: with `require` set to `1` in the environment (as in CI), a
+/// missing tool fails the test, naming the Debian `package`.
+pub fn tool(name: &str, require: &str, package: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        let required = std::env::var(require).is_ok_and(|v| v == "1");
+        assert!(
+            !required,
+            "{name} not found on PATH, and {require}=1 (install Debian package {package})"
+        );
+        println!("skipped: {name} not found on PATH (Debian package {package})");
+    }
+    found
+}
+
+/// A port free now on 127.0.0.1, for a program that must be told its
+/// port before it starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// The default per-read/per-write timeout of test sockets.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
 
