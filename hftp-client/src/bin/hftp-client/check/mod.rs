@@ -227,6 +227,13 @@ fn select(args: &CheckArgs) -> Result<Vec<Case>, String> {
 
 /// `HOST:PORT` to one socket address (IPv4 first, as the server binds).
 fn resolve(address: &str) -> Result<SocketAddr, String> {
+    if address.starts_with("hftps://") {
+        return Err(format!(
+            "cannot check {address}: the checker speaks plain HFTP only (check the server's \
+             plain port; HFTP inside TLS is the same protocol)"
+        ));
+    }
+    let address = address.strip_prefix("hftp://").unwrap_or(address);
     let addrs: Vec<SocketAddr> = address
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve {address:?} (expected HOST:PORT): {e}"))?
