@@ -114,7 +114,8 @@ fn ctrl_c_cancels_the_running_command_only() {
     ));
     prompts(&term, 1);
     term.line("get big");
-    term.wait_for("big [");
+    // Once the first bytes are in (the bar says so), as in the test below.
+    term.wait_for("9 B/976.56 KiB");
     term.send("\x03");
     let screen = prompts(&term, 2);
     assert!(
