@@ -182,8 +182,10 @@ fn get_j4(front: SocketAddr, out: &Path) -> Vec<u8> {
     } else {
         eprintln!("hftp-client binary not built: the library's 4-connection download instead");
         let server = hftp_client::Server::new(front, hftp_client::Timeouts::default()).unwrap();
+        // Ranges small enough that the four connections all take some.
         let options = hftp_client::DownloadOptions {
             connections: 4,
+            chunk_size: 512 << 10,
             ..Default::default()
         };
         server.download("big", &dest, &options, &|_| {}).unwrap();
